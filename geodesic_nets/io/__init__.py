@@ -1,0 +1,3 @@
+"""Reading and writing surfaces; validation reports, repair and normalization."""
+
+__all__: list[str] = []
