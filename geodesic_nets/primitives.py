@@ -10,7 +10,15 @@ import numpy as np
 
 from .surface import Surface
 
-__all__ = ["icosphere", "uv_sphere", "plane_grid", "torus", "single_triangle", "sphere_point_cloud"]
+__all__ = [
+    "icosphere",
+    "uv_sphere",
+    "plane_grid",
+    "torus",
+    "single_triangle",
+    "sphere_point_cloud",
+    "bumpy_sphere",
+]
 
 
 def icosphere(subdivisions: int = 3, radius: float = 1.0) -> Surface:
@@ -111,3 +119,15 @@ def sphere_point_cloud(n: int = 2000, radius: float = 1.0, seed: int = 0) -> Sur
     r = np.sqrt(1 - z * z)
     v = np.stack([r * np.cos(phi), r * np.sin(phi), z], 1) * radius
     return Surface(v, None, name=f"sphere_point_cloud({n})")
+
+
+def bumpy_sphere(subdivisions: int = 4, *, amplitude: float = 0.15, n_bumps: int = 6, seed: int = 0) -> Surface:
+    """An icosphere pushed in and out by ``n_bumps`` seeded Gaussian bumps (a smooth blob)."""
+    s = icosphere(subdivisions)
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_bumps, 3))
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    heights = rng.uniform(-1.0, 1.0, n_bumps) * amplitude
+    d2 = ((s.verts[:, None, :] - centers[None]) ** 2).sum(-1)  # (V, n_bumps)
+    r = 1.0 + (heights[None] * np.exp(-d2 / 0.3)).sum(1)
+    return Surface(s.verts * r[:, None], s.faces, name=f"bumpy_sphere({subdivisions}, seed={seed})")

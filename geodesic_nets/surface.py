@@ -20,7 +20,7 @@ __all__ = ["Surface"]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
+    a = np.array(a, order="C", copy=True)  # own copy: never freeze the caller's array
     a.setflags(write=False)
     return a
 
@@ -166,17 +166,17 @@ class Surface:
         A PolyData without polygon faces becomes a point cloud.
         """
         pts = np.asarray(mesh.points, dtype=np.float64)
-        n_faces = int(getattr(mesh, "n_faces_strict", getattr(mesh, "n_cells", 0)))
-        if n_faces == 0 or mesh.faces is None or len(mesh.faces) == 0:
+        flat = np.asarray(mesh.faces if mesh.faces is not None else [], dtype=np.int64)
+        if flat.size == 0:
             return cls(pts, None, name=name)
-        flat = np.asarray(mesh.faces, dtype=np.int64)
+        if flat.size % 4 == 0 and np.all(flat[::4] == 3):  # all triangles: fast path
+            return cls(pts, flat.reshape(-1, 4)[:, 1:], name=name)
         tris = []
         i = 0
-        while i < len(flat):
+        while i < len(flat):  # mixed polygons: fan-triangulate each
             n = int(flat[i])
             poly = flat[i + 1 : i + 1 + n]
-            for k in range(1, n - 1):
-                tris.append((poly[0], poly[k], poly[k + 1]))
+            tris.extend((poly[0], poly[k], poly[k + 1]) for k in range(1, n - 1))
             i += n + 1
         return cls(pts, np.asarray(tris, dtype=np.int64).reshape(-1, 3), name=name)
 
