@@ -231,6 +231,14 @@ def test_nonmanifold_and_degenerate_meshes_have_no_nan():
     for a in (conn.transport, conn.edge_angle, conn.edge_length):
         assert np.all(np.isfinite(a))
     np.testing.assert_allclose(wrap_angle(conn.transport + conn.transport[conn.reverse_index()]), 0, atol=1e-12)
+    # vertex 0 (two fans) falls back to the extrinsic projected angles; vertex 3 (one fan) does not
+    d = v[conn.edge_dst] - v[conn.edge_src]
+    ext = np.arctan2(np.einsum("ij,ij->i", d, fr.basis_y[conn.edge_src]),
+                     np.einsum("ij,ij->i", d, fr.basis_x[conn.edge_src]))
+    at0, at3 = conn.edge_src == 0, conn.edge_src == 3
+    np.testing.assert_allclose(conn.edge_angle[at0], ext[at0], atol=1e-12)
+    out3 = np.sort(np.mod(conn.edge_angle[at3], 2 * np.pi))
+    assert out3[0] == pytest.approx(0.0, abs=1e-12) and out3[1] == pytest.approx(np.pi, abs=1e-12)
     tri = primitives.single_triangle()
     _, c1 = _mesh_connection(tri)
     assert len(c1.edge_src) == 6 and np.all(np.isfinite(c1.transport))
