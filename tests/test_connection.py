@@ -311,3 +311,37 @@ def test_connection_laplacian_sphere_spectrum():
         if sub >= 2:
             np.testing.assert_allclose(ev[:3], 1.0, atol=1e-3)
     assert errs[0] > errs[1] > errs[2] and errs[2] < 0.05
+
+
+def test_point_cloud_connection_laplacian_sphere_spectrum():
+    import robust_laplacian
+
+    v = primitives.sphere_point_cloud(800).verts
+    fr = vertex_frames(v)
+    conn = levi_civita_connection(v, None, fr, n_neighbors=30)
+    lap = connection_laplacian(v, None, conn).toarray()
+    _, mass = robust_laplacian.point_cloud_laplacian(v)
+    ev = sla.eigh(lap, mass.toarray(), eigvals_only=True, subset_by_index=[0, 3])
+    np.testing.assert_allclose(ev[:3], 1.0, atol=0.1)
+    assert 4.0 < ev[3] < 5.5
+
+
+def test_connection_permutation_and_rigid_motion(torus_mesh, rng):
+    from scipy.spatial.transform import Rotation
+
+    from geodesic_nets.geometry.frames import TangentFrames
+
+    v, f = torus_mesh.verts, torus_mesh.faces
+    fr, conn = _mesh_connection(torus_mesh)
+    perm = rng.permutation(len(v))
+    inv = np.argsort(perm)
+    fr_p = TangentFrames(fr.normals[perm], fr.basis_x[perm], fr.basis_y[perm])
+    conn_p = levi_civita_connection(v[perm], inv[f], fr_p)
+    e = conn_p.edge_index(inv[conn.edge_src], inv[conn.edge_dst])
+    np.testing.assert_allclose(wrap_angle(conn_p.edge_angle[e] - conn.edge_angle), 0.0, atol=1e-12)
+    np.testing.assert_allclose(wrap_angle(conn_p.transport[e] - conn.transport), 0.0, atol=1e-12)
+    r = Rotation.from_euler("xyz", [0.4, 1.2, -0.3]).as_matrix()
+    moved = v @ r.T - 2.0
+    _, conn_r = _mesh_connection(primitives.Surface(moved, f))
+    np.testing.assert_allclose(wrap_angle(conn_r.transport - conn.transport), 0.0, atol=1e-9)
+    np.testing.assert_allclose(wrap_angle(conn_r.edge_angle - conn.edge_angle), 0.0, atol=1e-9)

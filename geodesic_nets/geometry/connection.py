@@ -39,7 +39,7 @@ import scipy.sparse as sp
 
 from ..errors import GeometryError
 from .elements import corner_angles, directed_edges
-from .frames import TangentFrames, _as_faces, _as_verts, reference_neighbors
+from .frames import TangentFrames, _as_faces, _as_verts, _reference_from_edges
 from .neighbors import knn_edges
 
 __all__ = [
@@ -213,7 +213,7 @@ def _intrinsic_angles(
     irregular |= ~(interior | on_boundary) | ~(theta > 1e-12)
     irregular[n_corner == 0] = True
     # Root corner: the chain head on the boundary, the corner starting at the reference edge inside.
-    ref = reference_neighbors(v, f)
+    ref = _reference_from_edges(v, src, dst)
     root = np.full(nv, -1, dtype=np.int64)
     heads = np.flatnonzero(pred < 0)
     root[vert[heads]] = heads

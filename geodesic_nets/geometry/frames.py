@@ -129,7 +129,11 @@ def reference_neighbors(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """
     v = _as_verts(verts)
     f = _as_faces(faces, len(v))
-    src, dst = directed_edges(f, len(v))
+    return _reference_from_edges(v, *directed_edges(f, len(v)))
+
+
+def _reference_from_edges(v: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """:func:`reference_neighbors` given the sorted directed edges."""
     out = np.full(len(v), -1, dtype=np.int64)
     if len(src) == 0:
         return out
@@ -253,8 +257,7 @@ def vertex_frames(verts: np.ndarray, faces: np.ndarray | None = None, *, n_neigh
     faces : array, shape (F, 3), int64, optional
         ``None`` for a point cloud.
     n_neighbors : int
-        Neighbours used for the PCA normals of a point cloud (ignored by meshes' geometry but
-        validated).
+        Neighbours of the PCA normals of a point cloud (meshes do not use it).
 
     Returns
     -------
