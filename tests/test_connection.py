@@ -54,7 +54,7 @@ def _x_angle(fr):
 
 
 def test_flat_plane_transport_is_frame_angle_difference(plane):
-    fr, conn = _mesh_connection(plane)
+    fr, conn = _mesh_connection(plane, boundary="half_disk")
     g = _x_angle(fr)
     err = np.abs(wrap_angle(conn.transport - (g[conn.edge_src] - g[conn.edge_dst])))
     # the four grid corners (angle sum pi/2) are rescaled to a half disk: not flat there
@@ -96,7 +96,7 @@ def test_flat_plane_holonomy_of_interior_loops(plane):
 
 
 def test_half_disk_boundary_angles_span_pi(plane):
-    _, conn = _mesh_connection(plane)
+    _, conn = _mesh_connection(plane, boundary="half_disk")
     corner = 0  # grid corner: true angle pi/2, rescaled to pi
     out = conn.edge_angle[conn.edge_src == corner]
     ang = np.sort(np.mod(out - out.min(), 2 * np.pi))
@@ -227,7 +227,7 @@ def test_nonmanifold_and_degenerate_meshes_have_no_nan():
     v = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0.2], [1, 1, 0], [9, 9, 9]])
     f = np.array([[0, 1, 2], [0, 3, 4], [1, 5, 2], [2, 5, 1], [1, 1, 5]])
     fr = vertex_frames(v, f)
-    conn = levi_civita_connection(v, f, fr)
+    conn = levi_civita_connection(v, f, fr, boundary="half_disk")
     for a in (conn.transport, conn.edge_angle, conn.edge_length):
         assert np.all(np.isfinite(a))
     np.testing.assert_allclose(wrap_angle(conn.transport + conn.transport[conn.reverse_index()]), 0, atol=1e-12)

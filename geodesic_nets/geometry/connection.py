@@ -19,8 +19,9 @@ the corner angles around vertex ``i`` are rescaled to sum to ``2 pi`` (interior)
 edges get the cumulative rescaled angle, counted counter-clockwise from the frame's reference edge
 (:func:`~geodesic_nets.geometry.frames.reference_neighbors`) and offset by the polar angle of
 that edge in the given frame (0 for :func:`vertex_frames`, ``-phi`` for rotated frames). At
-boundary vertices the rescaled angles sum to ``pi`` (``boundary="half_disk"``, geometry-central's
-convention) or keep their true sum (``boundary="wedge"``, exactly flat on planar domains).
+boundary vertices the angles keep their true sum by default (``boundary="wedge"``: planar
+domains, corners included, are exactly flat) or are rescaled to sum to ``pi``
+(``boundary="half_disk"``, geometry-central's convention for the vector heat method).
 Vertices whose one-ring is not a single consistently oriented fan (non-manifold, inconsistent
 orientation, a vertex touching degenerate faces, zero angle sum) fall back to the extrinsic
 projected angle ``atan2(d . y, d . x)`` of the edge vector ``d``.
@@ -256,7 +257,7 @@ def levi_civita_connection(
     frames: TangentFrames,
     *,
     n_neighbors: int = 30,
-    boundary: Literal["half_disk", "wedge"] = "half_disk",
+    boundary: Literal["half_disk", "wedge"] = "wedge",
 ) -> Connection:
     """Discrete Levi-Civita connection in the gauge ``frames``.
 
@@ -270,8 +271,8 @@ def levi_civita_connection(
     n_neighbors : int
         Neighbours of the point-cloud graph (meshes use their edges).
     boundary : {"half_disk", "wedge"}
-        Meshes only: rescale the angles at boundary vertices to sum to ``pi`` (geometry-central's
-        convention) or keep their true sum (exactly flat on a planar domain, including corners).
+        Meshes only: keep the true angle sum at boundary vertices (default; exactly flat on a
+        planar domain, corners included) or rescale it to ``pi`` (geometry-central's convention).
 
     Returns
     -------

@@ -40,6 +40,7 @@ def knn_edges(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n = len(points)
     src = np.repeat(np.arange(n), idx.shape[1])
     dst = idx.ravel()
-    pairs = np.unique(np.concatenate([np.stack([src, dst], 1), np.stack([dst, src], 1)]), axis=0)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    return pairs[:, 0].copy(), pairs[:, 1].copy()
+    a, b = np.concatenate([src, dst]), np.concatenate([dst, src])
+    keep = a != b
+    key = np.unique(a[keep] * max(n, 1) + b[keep])  # sorted by (src, dst)
+    return key // max(n, 1), key % max(n, 1)
