@@ -1,0 +1,104 @@
+"""Centering and scaling of a surface, returned with what undoes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+
+from ..errors import GeometryError
+from ..geometry.elements import face_areas
+from ..surface import Surface
+
+__all__ = ["Center", "Scale", "Normalized", "normalize"]
+
+Center = Literal["auto", "area", "mean", "bbox", "none"]
+Scale = Literal["area", "bbox_diagonal", "radius", "none"]
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A normalized surface and the map ``x -> (x - offset) * scale`` that made it.
+
+    Attributes
+    ----------
+    surface : Surface
+    offset : ndarray, shape (3,), float64
+    scale : float
+    """
+
+    surface: Surface
+    offset: np.ndarray
+    scale: float
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Map points (N, 3) of the original surface's space into the normalized space."""
+        return (np.asarray(points, dtype=np.float64) - self.offset) * self.scale
+
+    def invert(self, points: np.ndarray) -> np.ndarray:
+        """Map points (N, 3) of the normalized space back to the original space."""
+        return np.asarray(points, dtype=np.float64) / self.scale + self.offset
+
+
+def normalize(surface: Surface, *, center: Center = "auto", scale: Scale = "area") -> Normalized:
+    """Translate and scale a surface uniformly.
+
+    Parameters
+    ----------
+    surface : Surface
+    center : {"auto", "area", "mean", "bbox", "none"}
+        "area": area-weighted centroid of the faces (meshes only); "mean": mean of the
+        vertices; "bbox": centre of the bounding box; "auto": "area" for a mesh, "mean" for a
+        point cloud.
+    scale : {"area", "bbox_diagonal", "radius", "none"}
+        Make the total area 1 (meshes only; the convention of the correspondence literature),
+        the bounding-box diagonal 1, or the largest distance from the centre 1.
+
+    Returns
+    -------
+    Normalized
+        ``surface.verts == (old.verts - offset) * scale``.
+
+    Raises
+    ------
+    GeometryError
+        Area-based options on a point cloud, or a surface of zero area or size.
+    """
+    if center not in get_args(Center):
+        raise ValueError(f"center must be one of {get_args(Center)}, got {center!r}")
+    if scale not in get_args(Scale):
+        raise ValueError(f"scale must be one of {get_args(Scale)}, got {scale!r}")
+    v = surface.verts
+    if len(v) == 0:
+        raise GeometryError("cannot normalize an empty surface")
+    needs_area = center == "area" or scale == "area" or (center == "auto" and not surface.is_point_cloud)
+    area = None
+    if needs_area:
+        if surface.is_point_cloud or surface.num_faces == 0:
+            raise GeometryError(f"center={center!r}, scale={scale!r} need faces; {surface!r} has none")
+        f = surface.faces
+        fa = face_areas(v, f)
+        area = float(fa.sum())
+        if not (area > 0 and np.isfinite(area)):
+            raise GeometryError(f"{surface!r} has total area {area}, cannot normalize by it")
+    if center in ("area", "auto") and not surface.is_point_cloud:
+        offset = (fa[:, None] * v[f].mean(axis=1)).sum(axis=0) / area
+    elif center in ("mean", "auto"):
+        offset = v.mean(axis=0)
+    elif center == "bbox":
+        offset = 0.5 * (v.min(axis=0) + v.max(axis=0))
+    else:
+        offset = np.zeros(3)
+    if scale == "area":
+        size = np.sqrt(area)
+    elif scale == "bbox_diagonal":
+        size = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0)))
+    elif scale == "radius":
+        size = float(np.linalg.norm(v - offset, axis=1).max())
+    else:
+        size = 1.0
+    if not (size > 0 and np.isfinite(size)):
+        raise GeometryError(f"cannot scale {surface!r}: its {scale} is {size}")
+    s = 1.0 / size
+    return Normalized(surface.with_verts((v - offset) * s), np.asarray(offset, dtype=np.float64), float(s))
