@@ -89,7 +89,7 @@ def _mutate(blob: bytes, kind: str, data: st.DataObject) -> bytes:
     return blob[: a.start()] + b.group(0) + blob[a.end() : b.start()] + a.group(0) + blob[b.end() :]
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_files_load_or_raise_geodesic_nets_errors(sources, tmp_path, data):
     ext, blob = data.draw(st.sampled_from(sources), label="source")

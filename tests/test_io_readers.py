@@ -180,6 +180,31 @@ def test_ply_binary_variable_polygons_and_big_endian(tmp_path):
     np.testing.assert_array_equal(s.faces, [[0, 1, 2], [0, 2, 3], [1, 4, 2]])
 
 
+def test_ply_crlf_header(tmp_path):
+    data = b"ply\r\nformat ascii 1.0\r\nelement vertex 3\r\nproperty float x\r\nproperty float y\r\n" \
+        b"property float z\r\nelement face 1\r\nproperty list uchar int vertex_indices\r\nend_header\r\n" \
+        b"0 0 0\r\n1 0 0\r\n0 1 0\r\n3 0 1 2\r\n"
+    s = load(_write(tmp_path, "c.ply", data))
+    np.testing.assert_array_equal(s.faces, [[0, 1, 2]])
+    assert s.num_verts == 3
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "binary_little_endian"])
+def test_ply_agrees_with_trimesh_both_ways(tmp_path, encoding, torus_mesh):
+    trimesh = pytest.importorskip("trimesh")
+    v = np.concatenate([torus_mesh.verts, [[3.0, 3.0, 3.0]]])  # an unreferenced vertex, kept
+    s = Surface(v, torus_mesh.faces)
+    p = save(s, tmp_path / "ours.ply", ply_encoding=encoding)
+    tm = trimesh.load(p, process=False)
+    np.testing.assert_array_equal(np.asarray(tm.vertices), v)
+    np.testing.assert_array_equal(np.asarray(tm.faces), s.faces)
+    theirs = tmp_path / "theirs.ply"
+    theirs.write_bytes(trimesh.Trimesh(v, s.faces, process=False).export(file_type="ply", encoding=encoding.split("_")[0]))
+    back = load(theirs)
+    np.testing.assert_allclose(back.verts, v, atol=1e-6)  # trimesh may store float32 or round
+    np.testing.assert_array_equal(back.faces, s.faces)
+
+
 def test_ply_without_faces_is_point_cloud(tmp_path, sphere_cloud):
     p = save(sphere_cloud, tmp_path / "c.ply")
     assert b"element face" not in p.read_bytes()[:300]
@@ -228,6 +253,13 @@ def test_stl_wrong_size_is_reported(tmp_path, triangle):
         load(p)
     with pytest.raises(MeshFormatError, match="not an STL"):
         load(_write(tmp_path, "u.stl", b"hello"))
+
+
+def test_binary_stl_whose_header_starts_with_solid(tmp_path, triangle):
+    p = save(triangle, tmp_path / "t.stl")
+    p.write_bytes(b"solid but binary".ljust(80) + p.read_bytes()[80:])
+    s = load(p)
+    np.testing.assert_array_equal(s.verts, triangle.verts)
 
 
 def test_xyz_columns_and_comments(tmp_path):

@@ -205,11 +205,12 @@ def test_bad_inputs():
 
 def test_fast_counts_match_slow_loops(rng):
     """Edge face counts and fans checked against obvious per-face / per-vertex loops."""
-    nv = 30
-    f = rng.integers(0, nv, size=(60, 3))
+    base = primitives.icosphere(1)
+    nv = base.num_verts
+    extra = rng.integers(0, nv, size=(8, 3))
+    f = np.concatenate([base.faces[rng.random(base.num_faces) < 0.6], extra])
     f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-    v = rng.normal(size=(nv, 3))
-    r = inspect((v, f))
+    r = inspect((base.verts, f))
     counts: dict[tuple[int, int], int] = {}
     for a, b, c in f:
         for e in ((a, b), (b, c), (c, a)):
@@ -234,4 +235,5 @@ def test_fast_counts_match_slow_loops(rng):
                 if i < j and len(set(f[i]) & set(f[j])) >= 2:
                     parent[find(i)] = find(j)
         n_nm += len({find(i) for i in around}) > 1
+    assert 0 < n_nm < nv  # the case mixes regular and bow-tie vertices
     assert r.num_nonmanifold_verts == n_nm

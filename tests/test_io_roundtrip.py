@@ -141,6 +141,29 @@ def test_save_is_atomic_and_leaves_no_temp_file(tmp_path, sphere, monkeypatch):
     assert os.listdir(tmp_path) == ["s.obj"]  # temp file cleaned up
 
 
+def test_saved_file_has_ordinary_permissions(tmp_path, triangle):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    saved = save(triangle, tmp_path / "t.off")
+    assert saved.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    os.chmod(saved, 0o640)
+    save(triangle, saved)  # replacing keeps the existing permissions
+    assert saved.stat().st_mode & 0o777 == 0o640
+
+
+def test_reader_exceptions_are_wrapped_and_chained(tmp_path, monkeypatch):
+    from geodesic_nets.io import formats
+
+    def broken(path):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setitem(formats._READERS, "obj", broken)
+    p = tmp_path / "x.obj"
+    with pytest.raises(MeshFormatError, match="IndexError") as exc:
+        read_arrays(p)
+    assert isinstance(exc.value.__cause__, IndexError) and str(p) in str(exc.value)
+
+
 def test_save_into_missing_folder(tmp_path, triangle):
     with pytest.raises(MeshFormatError, match="folder"):
         save(triangle, tmp_path / "nope" / "t.obj")

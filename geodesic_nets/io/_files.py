@@ -8,11 +8,9 @@ import tempfile
 from pathlib import Path
 from typing import Union
 
-import numpy as np
-
 from ..errors import MeshFormatError
 
-__all__ = ["PathLike", "read_bytes", "check_path", "atomic_write_bytes", "decode_text", "empty_verts"]
+__all__ = ["PathLike", "read_bytes", "check_path", "atomic_write_bytes", "decode_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +58,16 @@ def decode_text(data: bytes, path: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _target_mode(p: Path) -> int:
+    """Permissions of the file being replaced, or those a plain ``open(p, "w")`` would give."""
+    try:
+        return p.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
@@ -75,6 +83,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _target_mode(p))  # mkstemp makes 0600 files
         os.replace(tmp, p)
     except BaseException as exc:
         try:
@@ -87,6 +96,3 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     logger.debug("wrote %d bytes to %s", len(data), p)
     return p
 
-
-def empty_verts() -> np.ndarray:
-    return np.zeros((0, 3), dtype=np.float64)

@@ -13,7 +13,7 @@ from ..errors import GeodesicNetsError, MeshFormatError, UnsupportedFormatError
 from ..surface import Surface
 from ._files import PathLike
 from .gltf import read_gltf
-from .obj import write_obj, read_obj
+from .obj import read_obj, write_obj
 from .off import read_off, write_off
 from .ply import PlyEncoding, read_ply, write_ply
 from .points import read_npy, read_xyz, write_npy, write_xyz
