@@ -69,9 +69,14 @@ def normalize(surface: Surface, *, center: Center = "auto", scale: Scale = "area
         raise ValueError(f"center must be one of {get_args(Center)}, got {center!r}")
     if scale not in get_args(Scale):
         raise ValueError(f"scale must be one of {get_args(Scale)}, got {scale!r}")
-    v = surface.verts
-    if len(v) == 0:
+    if len(surface.verts) == 0:
         raise GeometryError("cannot normalize an empty surface")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite size
+        return _normalize(surface, center, scale)
+
+
+def _normalize(surface: Surface, center: str, scale: str) -> Normalized:
+    v = surface.verts
     needs_area = center == "area" or scale == "area" or (center == "auto" and not surface.is_point_cloud)
     area = None
     if needs_area:
@@ -98,6 +103,8 @@ def normalize(surface: Surface, *, center: Center = "auto", scale: Scale = "area
         size = float(np.linalg.norm(v - offset, axis=1).max())
     else:
         size = 1.0
+    if not np.all(np.isfinite(offset)):
+        raise GeometryError(f"cannot center {surface!r}: its {center} centre is not finite")
     if not (size > 0 and np.isfinite(size)):
         raise GeometryError(f"cannot scale {surface!r}: its {scale} is {size}")
     s = 1.0 / size
