@@ -104,7 +104,7 @@ def test_point_cloud_heat_sphere(sphere_cloud):
 
 # ----------------------------------------------------------------------------- real meshes
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name,bound", [("spot.obj", 0.03), ("fandisk.obj", 0.05)])
+@pytest.mark.parametrize("name,bound", [("spot.obj", 0.025), ("fandisk.obj", 0.025)])
 def test_heat_vs_exact_real_mesh(name, bound):
     trimesh = pytest.importorskip("trimesh")
     m = trimesh.load(shared_data_path("models", name), process=False)

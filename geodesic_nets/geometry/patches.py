@@ -196,8 +196,7 @@ def _grow_rings(
         n_c = f_c[rep[pick]]
         n_q = n_key - n_c * nv
         n_u = u[pick]
-        n_rot = f_rot[rep[pick]] * back[e[pick]]
-        n_rot /= np.abs(n_rot)  # keep unit modulus over many rings
+        n_rot = f_rot[rep[pick]] * back[e[pick]]  # unit modulus up to rounding (1e-16 per ring)
         rho2 = rho2[pick]
         out_c.append(n_c)
         out_q.append(n_q)
