@@ -114,6 +114,19 @@ def test_glb_scene_meshes_concatenated_with_transforms(tmp_path):
     np.testing.assert_allclose(np.abs(np.linalg.norm(s.verts[~tri], axis=1) - 1.0), 0, atol=1e-6)
 
 
+def test_glb_single_mesh_is_read_as_stored(tmp_path):
+    trimesh = pytest.importorskip("trimesh")
+    a = primitives.icosphere(1)
+    v = np.concatenate([a.verts, a.verts[:1]]).astype(np.float32).astype(np.float64)
+    f = a.faces.copy()
+    f[0, 0] = len(v) - 1  # uses the duplicate of vertex 0: no merging allowed
+    path = tmp_path / "one.glb"
+    path.write_bytes(trimesh.Trimesh(v, f, process=False).export(file_type="glb"))
+    s = load(path)
+    np.testing.assert_array_equal(s.verts, v)
+    np.testing.assert_array_equal(s.faces, f)
+
+
 def test_unknown_extension_and_format_override(tmp_path, triangle):
     with pytest.raises(UnsupportedFormatError, match=r"\.foo"):
         save(triangle, tmp_path / "t.foo")
