@@ -186,6 +186,14 @@ def test_to_dict_is_json_and_str_is_a_table(tmp_path, plane):
     assert "boundary loops" in text and text == r.summary()
 
 
+def test_to_dict_is_strict_json_with_huge_coordinates():
+    v = np.array([[0, 0, 0], [1e300, 0, 0], [0, 1e300, 0]])
+    r = inspect(Surface(v, np.array([[0, 1, 2]])))
+    assert r.total_area == np.inf and r.num_degenerate_faces == 0
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["total_area"] is None and d["num_faces"] == 1
+
+
 def test_problems_listed_in_summary():
     r = inspect((np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0.0]]), np.array([[0, 1, 5]])))
     assert "problems (" in str(r) and "out of range" in str(r)

@@ -114,7 +114,8 @@ def repair(
             repeated = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
             with np.errstate(over="ignore", invalid="ignore"):
                 diag = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if nv else 0.0
-                zero = face_areas(v, f) <= zero_area_tol * diag * diag
+                unit = diag if 0 < diag < np.inf else 1.0
+                zero = (face_areas(v, f) / unit) / unit <= zero_area_tol
             keep_face &= ~(repeated | zero)
         changes["removed_degenerate_faces"] = int(len(f) - keep_face.sum())
         if remove_duplicate_faces and keep_face.any():

@@ -132,8 +132,10 @@ class ValidationReport:
 
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable dict of every field plus the verdicts."""
+        """JSON-serializable dict (strict JSON: no NaN/inf) of every field plus the verdicts."""
         d = asdict(self)
+        if self.total_area is not None and not math.isfinite(self.total_area):
+            d["total_area"] = None  # overflow on huge coordinates; strict JSON has no inf
         d["bbox_min"] = None if self.bbox_min is None else list(self.bbox_min)
         d["bbox_max"] = None if self.bbox_max is None else list(self.bbox_max)
         d["problems"] = list(self.problems)
@@ -295,7 +297,8 @@ def _inspect(v: np.ndarray, f: np.ndarray | None, name: str | None, zero_area_to
     face_ok = finite[fg].all(axis=1) if len(fg) else np.zeros(0, dtype=bool)
     vv = np.where(finite[:, None], v, 0.0)
     area = face_areas(vv, fg) if len(fg) else np.zeros(0)
-    zero = face_ok & ~repeated & (area <= zero_area_tol * diag * diag)
+    unit = diag if 0 < diag < np.inf else 1.0  # relative test, safe from overflow
+    zero = face_ok & ~repeated & ((area / unit) / unit <= zero_area_tol)
     if repeated.any():
         problems.append(f"{int(repeated.sum())} faces repeat a vertex index (first: {_first(fi[repeated])})")
     if zero.any():
