@@ -132,6 +132,28 @@ def test_sphere_matches_log_map(sphere4):
         assert np.max(np.abs(np.angle(zp / z))) < 0.02
 
 
+@pytest.mark.shared_data
+def test_real_mesh_rho_vs_exact_geodesic():
+    trimesh = pytest.importorskip("trimesh")
+    from conftest import shared_data_path
+
+    from geodesic_nets.geometry.geodesics import ExactGeodesicSolver
+
+    m = trimesh.load(shared_data_path("models", "spot.obj"), process=False)
+    v, inv = np.unique(np.asarray(m.vertices, float), axis=0, return_inverse=True)  # weld seams
+    f = inv.reshape(-1)[np.asarray(m.faces, np.int64)]
+    frames = vertex_frames(v, f)
+    con = levi_civita_connection(v, f, frames)
+    p = geodesic_patches(v, f, frames, con, radius=4 * con.edge_length.mean())
+    exact = ExactGeodesicSolver(v, f)
+    med = []
+    for c in range(0, len(v), len(v) // 8):
+        sl = slice(p.offsets[c] + 1, p.offsets[c + 1])
+        d = exact.distance(c, p.neighbor[sl])
+        med.append(np.median(np.abs(p.rho[sl] - d) / d))
+    assert max(med) < 0.03 and np.mean(med) < 0.01, med
+
+
 def test_point_cloud_patches(sphere_cloud):
     v, f, frames, con = _setup(sphere_cloud)
     p = geodesic_patches(v, None, frames, con, k=16)

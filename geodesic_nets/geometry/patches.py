@@ -40,6 +40,8 @@ from .frames import TangentFrames, vertex_frames
 
 __all__ = ["GeodesicPatches", "geodesic_patches"]
 
+_BLOCK = 4096  # centres grown together (bounds memory, keeps the arrays in cache)
+
 
 @dataclass(frozen=True)
 class GeodesicPatches:
@@ -134,45 +136,68 @@ def _lookup(keys_sorted: np.ndarray, query: np.ndarray) -> np.ndarray:
     return keys_sorted[pos] == query
 
 
+class _EdgeTable:
+    """The connection's edges arranged for expansion: per-vertex slices and rotations."""
+
+    def __init__(self, num_verts: int, connection: Connection) -> None:
+        src = connection.edge_src
+        self.num_verts = num_verts
+        self.dst = connection.edge_dst
+        self.starts = np.searchsorted(src, np.arange(num_verts + 1))
+        self.deg = np.diff(self.starts)
+        self.evec = connection.edge_length * np.exp(1j * connection.edge_angle)  # edge in src's frame
+        self.back = np.exp(-1j * connection.transport)  # dst's frame -> src's frame
+        # outgoing edges as a padded (V, max degree) table when degrees are even enough
+        self.max_deg = int(self.deg.max(initial=0))
+        self.table = None
+        if len(src) and self.max_deg <= 2 * len(src) / max(num_verts, 1) + 2:
+            self.table = np.full((num_verts, self.max_deg), -1, dtype=np.int64)
+            self.table[src, np.arange(len(src)) - self.starts[src]] = np.arange(len(src))
+
+    def expand(self, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All outgoing edges of ``verts`` (n,): (row in ``verts``, edge index), each (M,)."""
+        if self.table is not None:
+            e = self.table[verts].ravel()
+            rep = np.repeat(np.arange(len(verts), dtype=np.int64), self.max_deg)
+            valid = e >= 0
+            return rep[valid], e[valid]
+        d = self.deg[verts]
+        rep = np.repeat(np.arange(len(verts), dtype=np.int64), d)
+        e = np.repeat(self.starts[verts] - (np.cumsum(d) - d), d) + np.arange(len(rep))
+        return rep, e
+
+
 def _grow_rings(
-    num_verts: int,
-    connection: Connection,
+    edges: _EdgeTable,
+    centers: np.ndarray,
     *,
     k: int | None,
     radius: float | None,
     max_rings: int | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Discrete exponential map of every centre, ring by ring.
+    """Discrete exponential map of a block of centres, ring by ring.
 
-    Returns flat ``center (N,)``, ``neighbor (N,)``, ``u (N,) complex128`` (log-map coordinates
-    ``x + 1j y`` in the centre's frame) for every vertex reached, the centres included, grouped by
-    ring.
+    Returns flat ``center (N,)`` (positions in ``centers``), ``neighbor (N,)``, ``u (N,)
+    complex128`` (log-map coordinates ``x + 1j y`` in the centre's frame) for every vertex reached,
+    the centres included, grouped by ring.
     """
-    nv = num_verts
-    src, dst = connection.edge_src, connection.edge_dst
-    starts = np.searchsorted(src, np.arange(nv + 1))
-    deg = np.diff(starts)
-    evec = connection.edge_length * np.exp(1j * connection.edge_angle)  # (E,) edge in src's frame
-    back = np.exp(-1j * connection.transport)  # (E,) dst's frame -> src's frame
-
-    centers = np.arange(nv, dtype=np.int64)
-    out_c, out_q, out_u = [centers], [centers.copy()], [np.zeros(nv, dtype=np.complex128)]
-    # The front: entries of the last ring, sorted by key = c * V + q; f_rot takes a vector from
-    # q's frame to c's frame (exp(1j * phi_c(q))).
-    f_c, f_q = centers, centers.copy()
-    f_u, f_rot = np.zeros(nv, dtype=np.complex128), np.ones(nv, dtype=np.complex128)
+    nv, nb = edges.num_verts, len(centers)
+    local = np.arange(nb, dtype=np.int64)
+    out_c, out_q, out_u = [local], [centers.copy()], [np.zeros(nb, dtype=np.complex128)]
+    # The front: entries of the last ring, sorted by key = c * V + q (c local); f_rot takes a
+    # vector from q's frame to c's frame (exp(1j * phi_c(q))).
+    f_c, f_q = local, centers.copy()
+    f_u, f_rot = np.zeros(nb, dtype=np.complex128), np.ones(nb, dtype=np.complex128)
     prev_keys = np.zeros(0, dtype=np.int64)  # ring h - 2
-    cur_keys = centers * nv + centers  # ring h - 1
-    count = np.ones(nv, dtype=np.int64)
-    active = np.ones(nv, dtype=bool)
+    cur_keys = local * nv + centers  # ring h - 1
+    count = np.ones(nb, dtype=np.int64)
+    active = np.ones(nb, dtype=bool)
     ring = 0
     while len(f_c) and (max_rings is None or ring < max_rings):
         ring += 1
         # expand every front entry (c, p) along all edges p -> q
-        d = deg[f_q]
-        rep = np.repeat(np.arange(len(f_c), dtype=np.int64), d)
-        e = np.repeat(starts[f_q] - (np.cumsum(d) - d), d) + np.arange(len(rep))
-        cand_key = f_c[rep] * nv + dst[e]
+        rep, e = edges.expand(f_q)
+        cand_key = f_c[rep] * nv + edges.dst[e]
         order = np.argsort(cand_key, kind="stable")
         ks = cand_key[order]
         head = np.ones(len(ks), dtype=bool)
@@ -183,7 +208,7 @@ def _grow_rings(
         keep = is_new[np.cumsum(head) - 1]
         order, head = order[keep], head[keep]
         rep, e = rep[order], e[order]
-        u = f_u[rep] + f_rot[rep] * evec[e]
+        u = f_u[rep] + f_rot[rep] * edges.evec[e]
         rho2 = u.real * u.real + u.imag * u.imag
         # one entry per (centre, vertex): the parent giving the smallest |u| (first on ties)
         group = np.cumsum(head) - 1
@@ -196,22 +221,43 @@ def _grow_rings(
         n_c = f_c[rep[pick]]
         n_q = n_key - n_c * nv
         n_u = u[pick]
-        n_rot = f_rot[rep[pick]] * back[e[pick]]  # unit modulus up to rounding (1e-16 per ring)
+        n_rot = f_rot[rep[pick]] * edges.back[e[pick]]  # unit modulus up to rounding
         rho2 = rho2[pick]
         out_c.append(n_c)
         out_q.append(n_q)
         out_u.append(n_u)
         # which centres keep growing
         count_before = count.copy()
-        count += np.bincount(n_c, minlength=nv)
+        count += np.bincount(n_c, minlength=nb)
         if k is not None:
             active &= count_before < k
         if radius is not None:
-            active &= np.bincount(n_c[rho2 <= radius * radius], minlength=nv) > 0
+            active &= np.bincount(n_c[rho2 <= radius * radius], minlength=nb) > 0
         keep = active[n_c]
         prev_keys, cur_keys = cur_keys, n_key
         f_c, f_q, f_u, f_rot = n_c[keep], n_q[keep], n_u[keep], n_rot[keep]
     return np.concatenate(out_c), np.concatenate(out_q), np.concatenate(out_u)
+
+
+def _block_patches(
+    edges: _EdgeTable, centers: np.ndarray, *, k: int | None, radius: float | None, max_rings: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patches of a block of centres: local centre, neighbour, u; sorted by (centre, rho)."""
+    c, q, u = _grow_rings(edges, centers, k=k, radius=radius, max_rings=max_rings)
+    rho = np.abs(u)
+    if radius is not None:
+        inside = rho <= radius
+        c, q, u, rho = c[inside], q[inside], u[inside], rho[inside]
+    # sort by centre, then rho; stable sorts keep the centre (first in ring order) first among
+    # rho = 0 and break other ties by ring, then vertex index
+    order = np.argsort(rho, kind="stable")
+    order = order[np.argsort(c[order], kind="stable")]
+    c, q, u = c[order], q[order], u[order]
+    if k is not None:
+        offsets = np.searchsorted(c, np.arange(len(centers) + 1))
+        keep = np.arange(len(c)) - offsets[c] < k
+        c, q, u = c[keep], q[keep], u[keep]
+    return c, q, u
 
 
 def geodesic_patches(
@@ -277,26 +323,21 @@ def geodesic_patches(
     elif connection.num_verts > nv:
         raise GeometryError(f"connection refers to vertex {connection.num_verts - 1} but there are {nv} vertices")
 
-    c, q, u = _grow_rings(nv, connection, k=k, radius=radius, max_rings=max_rings)
-    rho = np.abs(u)
-    rho[c == q] = 0.0
-    if radius is not None:
-        inside = rho <= radius
-        c, q, u, rho = c[inside], q[inside], u[inside], rho[inside]
-    # sort by centre, then rho; stable sorts keep the centre (first in ring order) first among
-    # rho = 0 and break other ties by ring, then vertex index
-    order = np.argsort(rho, kind="stable")
-    order = order[np.argsort(c[order], kind="stable")]
-    c, q, u, rho = c[order], q[order], u[order], rho[order]
+    edges = _EdgeTable(nv, connection)
+    parts_c, parts_q, parts_u = [], [], []
+    for start in range(0, nv, _BLOCK):  # blocks of centres bound the memory and stay in cache
+        centers = np.arange(start, min(start + _BLOCK, nv), dtype=np.int64)
+        c, q, u = _block_patches(edges, centers, k=k, radius=radius, max_rings=max_rings)
+        parts_c.append(c + start)
+        parts_q.append(q)
+        parts_u.append(u)
+    c, q, u = np.concatenate(parts_c), np.concatenate(parts_q), np.concatenate(parts_u)
     offsets = np.searchsorted(c, np.arange(nv + 1))
-    if k is not None:
-        rank = np.arange(len(c)) - offsets[c]
-        keep = rank < k
-        c, q, u, rho = c[keep], q[keep], u[keep], rho[keep]
-        offsets = np.searchsorted(c, np.arange(nv + 1))
+    rho = np.abs(u)
+    rho[offsets[:-1]] = 0.0  # the centre, first of its patch
     theta = np.angle(u)
     theta[theta <= -np.pi] = np.pi
-    theta[c == q] = 0.0
+    theta[offsets[:-1]] = 0.0
     return GeodesicPatches(
         center=c.astype(np.int64),
         neighbor=q.astype(np.int64),
