@@ -164,6 +164,7 @@ def test_pairwise_with_exact_solver(plane):
     np.testing.assert_allclose(pairwise_geodesic_distances(solver, a, b), eu, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_pairwise_speed_5k():
     """2000 pairs on a 5k-vertex mesh: one solve per distinct source (~2 ms each)."""
     import time

@@ -113,6 +113,7 @@ class LogMapSolver:
         elif len(frames.normals) != len(v):
             raise GeometryError(f"frames have {len(frames.normals)} vertices, verts have {len(v)}")
         self.frames = frames
+        self.connection: Connection | None = None
         if self.is_point_cloud:
             import potpourri3d as pp3d
 
