@@ -250,3 +250,24 @@ def test_scales_linearly():
     elapsed = time.perf_counter() - t0
     assert np.all(p.sizes == 32)
     assert elapsed < 15.0, elapsed
+
+
+def test_edge_expansion_paths_agree():
+    """The padded-table and the repeat expansions list the same edges (uneven degrees: poles)."""
+    from geodesic_nets.geometry.patches import _EdgeTable
+
+    s = primitives.uv_sphere(8, 16)
+    v, f, frames, con = _setup(s)
+    edges = _EdgeTable(len(v), con)
+    assert edges.table is None  # pole degree 16 > 2 * mean + 2
+    verts = np.array([0, 5, 5, len(v) - 1, 40])
+    rep, e = edges.expand(verts)
+    edges.table = np.full((len(v), edges.max_deg), -1, dtype=np.int64)
+    src = con.edge_src
+    edges.table[src, np.arange(len(src)) - edges.starts[src]] = np.arange(len(src))
+    rep2, e2 = edges.expand(verts)
+    np.testing.assert_array_equal(rep, rep2)
+    np.testing.assert_array_equal(e, e2)
+    np.testing.assert_array_equal(con.edge_src[e], verts[rep])
+    p = geodesic_patches(v, f, frames, con, k=12)
+    assert np.all(p.sizes == 12) and np.all(p.neighbor[p.offsets[:-1]] == np.arange(len(v)))
