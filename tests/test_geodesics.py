@@ -251,3 +251,21 @@ def test_empty_and_bad_input(triangle):
         HeatGeodesicSolver(triangle.verts, triangle.faces, t_coef=-1.0)
     with pytest.raises(ValueError, match="use_robust"):
         HeatGeodesicSolver(np.random.default_rng(0).normal(size=(20, 3)), None, use_robust=False)
+
+
+def test_non_manifold_input_is_an_error_not_a_crash():
+    """libigl's MMP aborts the interpreter on these meshes; they must be refused first."""
+    v = np.array([[0, 0, 0], [1, 0, 0], [0.5, 1, 0], [0.5, -1, 0], [0.5, 0, 1.0]])
+    fan = np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]])  # edge (0, 1) in three faces
+    with pytest.raises(GeometryError, match=r"edge \(0, 1\) is shared by 3 faces"):
+        exact_geodesic(v, fan, 2)
+    with pytest.raises(GeometryError, match=r"edge \(0, 1\)"):
+        exact_geodesic(v, np.array([[0, 1, 2], [1, 0, 3], [0, 1, 2]]), 2)  # duplicated face
+    with pytest.raises(GeometryError, match="face 0 repeats a vertex"):
+        exact_geodesic(v, np.array([[0, 1, 1], [0, 1, 2]]), 2)
+    # the heat method copes with a non-manifold edge and with a vertex joining two fans
+    d = HeatGeodesicSolver(v, fan).distance(2)
+    assert d[2] == 0 and np.isfinite(d).all()
+    vb = np.concatenate([v, [[2.0, 2.0, 0.0], [2.0, 3.0, 0.0]]])
+    d = HeatGeodesicSolver(vb, np.array([[0, 1, 2], [2, 5, 6]])).distance(0)
+    assert np.isfinite(d[[0, 1, 2, 5, 6]]).all() and np.isinf(d[[3, 4]]).all()

@@ -149,3 +149,13 @@ def test_errors(triangle, sphere_cloud):
         LogMapSolver(np.zeros((0, 3)), np.zeros((0, 3), np.int64))
     with pytest.raises(GeometryError, match="frames have 3 vertices"):
         LogMapSolver(sphere_cloud.verts, None, frames=vertex_frames(triangle.verts, triangle.faces))
+
+
+def test_non_manifold_mesh_is_refused():
+    v = np.array([[0, 0, 0], [1, 0, 0], [0.5, 1, 0], [0.5, -1, 0], [0.5, 0, 1.0], [2, 2, 0], [2, 3, 0]])
+    with pytest.raises(GeometryError, match=r"edge \(0, 1\) is shared by 3 faces"):
+        LogMapSolver(v, np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]))
+    # a vertex joining two fans (bow tie): geometry-central refuses it, we say so
+    bowtie = LogMapSolver(v, np.array([[0, 1, 2], [2, 5, 6]]))
+    with pytest.raises(GeometryError, match="manifold"):
+        bowtie.log_map(0)

@@ -108,6 +108,25 @@ def _check_indices(indices, num_verts: int, what: str = "source") -> np.ndarray:
     return a
 
 
+def _check_edge_manifold(faces: np.ndarray, num_verts: int, what: str) -> None:
+    """GeometryError naming a face with a repeated vertex or an edge shared by > 2 faces."""
+    rep = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
+    if rep.any():
+        j = int(np.flatnonzero(rep)[0])
+        raise GeometryError(
+            f"face {j} repeats a vertex {faces[j].tolist()} ({int(rep.sum())} such faces); {what} needs"
+            " a manifold mesh (geodesic_nets.io.repair removes degenerate faces)"
+        )
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    keys, counts = np.unique(e[:, 0] * num_verts + e[:, 1], return_counts=True)
+    if (counts > 2).any():
+        k = int(keys[np.flatnonzero(counts > 2)[0]])
+        raise GeometryError(
+            f"edge ({k // num_verts}, {k % num_verts}) is shared by {int(counts.max())} faces"
+            f" ({int((counts > 2).sum())} such edges); {what} needs an edge-manifold mesh"
+        )
+
+
 def mesh_components(faces: np.ndarray, num_verts: int) -> tuple[int, np.ndarray]:
     """Connected components of a mesh through its faces.
 
@@ -216,7 +235,7 @@ class HeatGeodesicSolver:
                 s = pp3d.MeshHeatMethodDistanceSolver(
                     np.ascontiguousarray(v[comp.verts]), comp.faces, t_coef=self.t_coef, use_robust=self.use_robust
                 )
-            except (RuntimeError, ValueError) as exc:  # pragma: no cover - depends on the C++ side
+            except (RuntimeError, ValueError) as exc:  # pragma: no cover - geometry-central refused it
                 raise GeometryError(f"heat method solver could not be built: {exc}") from exc
             self._solvers.append(s)
 
@@ -318,7 +337,13 @@ class ExactGeodesicSolver:
     ----------
     verts : array, shape (V, 3)
     faces : array, shape (F, 3), int
-        A triangle mesh; point clouds have no exact geodesic distance.
+        An edge-manifold triangle mesh (no edge in more than two faces, no face repeating a
+        vertex); point clouds have no exact geodesic distance.
+
+    Raises
+    ------
+    GeometryError
+        Empty mesh, point cloud, non-manifold edge or degenerate face (named in the message).
     """
 
     def __init__(self, verts, faces) -> None:
@@ -326,6 +351,8 @@ class ExactGeodesicSolver:
             raise GeometryError("exact geodesic distance needs a triangle mesh; got a point cloud (faces=None)")
         self._verts = _as_verts(verts)
         self._faces = _as_faces(faces, len(self._verts))
+        # libigl's MMP crashes the interpreter on these: refuse them with a clear error
+        _check_edge_manifold(self._faces, len(self._verts), "exact geodesic distance")
         self._labels, self._comps = _split_components(self._faces, len(self._verts))
 
     @property

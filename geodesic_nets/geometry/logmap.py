@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import GeometryError
 from .connection import Connection, levi_civita_connection
 from .frames import TangentFrames, vertex_frames
-from .geodesics import _as_faces, _as_verts, _check_index, _split_components
+from .geodesics import _as_faces, _as_verts, _check_edge_manifold, _check_index, _split_components
 
 __all__ = ["LogMapSolver", "log_map"]
 
@@ -108,6 +108,7 @@ class LogMapSolver:
             self._faces = None
         else:
             self._faces = _as_faces(faces, len(v))
+            _check_edge_manifold(self._faces, len(v), "the vector heat log map")
         if frames is None:
             frames = vertex_frames(v, self._faces)
         elif len(frames.normals) != len(v):
