@@ -142,7 +142,9 @@ def test_blocks_bounded(sphere):
         seen.extend(chunk.tolist())
     assert seen == src.tolist()
     with pytest.raises(ValueError, match="block_size"):
-        next(geodesic_distance_blocks(solver, src, block_size=0))
+        geodesic_distance_blocks(solver, src, block_size=0)  # raised at the call, not lazily
+    with pytest.raises(GeometryError, match="source vertex 5000"):
+        geodesic_distance_blocks(solver, [1, 5000])
 
 
 def test_pairwise_equals_matrix_entries(sphere, rng):

@@ -442,9 +442,12 @@ def geodesic_distance_blocks(
     dist : ndarray, shape (b, V), float64
         ``dist[i]`` is the solve with source ``sources_chunk[i]``.
     """
-    bs = _check_block_size(block_size)
+    bs = _check_block_size(block_size)  # validated now, not at the first next()
     nv = int(solver.num_verts)
-    src = _check_indices(sources, nv)
+    return _blocks(solver, _check_indices(sources, nv), bs, nv)
+
+
+def _blocks(solver: GeodesicSolver, src: np.ndarray, bs: int, nv: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     for start in range(0, len(src), bs):
         chunk = src[start : start + bs]
         block = np.empty((len(chunk), nv), dtype=np.float64)
