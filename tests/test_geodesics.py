@@ -167,10 +167,8 @@ def test_pairwise_with_exact_solver(plane):
 
 
 @pytest.mark.slow
-def test_pairwise_speed_5k():
-    """2000 pairs on a 5k-vertex mesh: one solve per distinct source (~2 ms each)."""
-    import time
-
+def test_pairwise_on_5k_mesh_matches_single_solves():
+    """2000 pairs on a 5k-vertex mesh (one solve per distinct source), spot-checked."""
     s = primitives.icosphere(5)
     v, f = np.asarray(s.verts), np.asarray(s.faces)
     keep = np.flatnonzero(v[:, 2] > -0.05)  # ~5.3k vertices: the upper hemisphere
@@ -181,10 +179,10 @@ def test_pairwise_speed_5k():
     rng = np.random.default_rng(0)
     a = rng.integers(0, len(keep), 2000)
     b = rng.integers(0, len(keep), 2000)
-    t0 = time.perf_counter()
     d = pairwise_geodesic_distances(solver, a, b)
-    assert time.perf_counter() - t0 < 30.0
     assert np.isfinite(d).all() and (d >= 0).all()
+    for n in (0, 17, 1999):
+        assert d[n] == pytest.approx(solver.distance(int(a[n]))[b[n]], rel=1e-12, abs=1e-15)
 
 
 # ----------------------------------------------------------------------------- degenerate input

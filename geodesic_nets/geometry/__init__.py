@@ -1,8 +1,34 @@
 """Geometry processing on numpy arrays (float64): no torch here.
 
-Public names are re-exported below; each submodule holds one concept.
+One concept per submodule; the public names are re-exported here.
+
+========================  ==============================================================
+module                    contents
+========================  ==============================================================
+``elements``              edges, lengths, areas, angles, normals
+``neighbors``             k-nearest-neighbour graphs of point clouds
+``laplacian``             cotan / robust Laplacians and mass matrices
+``spectral``              eigenpairs of ``L phi = lambda M phi``
+``frames``                vertex tangent frames (gauges)
+``connection``            discrete Levi-Civita connection, transport, holonomy
+``gradient``              face and tangent-plane gradient operators
+``geodesics``             heat-method and exact geodesic distances, chunked many-source
+``logmap``                log maps (geodesic polar coordinates) in the package's frames
+``patches``               geodesic polar patches of every vertex
+``descriptors``           HKS and WKS
+``curvature``             angle defect, Gaussian and mean curvature
+========================  ==============================================================
 """
 
+from .connection import (
+    Connection,
+    connection_laplacian,
+    holonomy,
+    levi_civita_connection,
+    transport_along_path,
+    transport_vectors,
+    wrap_angle,
+)
 from .elements import (
     boundary_vertex_mask,
     corner_angles,
@@ -17,9 +43,25 @@ from .elements import (
     vertex_areas,
     vertex_normals,
 )
+from .frames import TangentFrames, reference_neighbors, vertex_frames
+from .geodesics import (
+    ExactGeodesicSolver,
+    GeodesicSolver,
+    HeatGeodesicSolver,
+    exact_geodesic,
+    geodesic_distance_blocks,
+    geodesic_distance_matrix,
+    heat_geodesic,
+    mesh_components,
+    pairwise_geodesic_distances,
+)
+from .gradient import face_gradient, tangent_gradient
+from .logmap import LogMapSolver, log_map
 from .neighbors import knn, knn_edges
+from .patches import GeodesicPatches, geodesic_patches
 
 __all__ = [
+    # elements
     "boundary_vertex_mask",
     "corner_angles",
     "corner_angles_from_lengths",
@@ -32,6 +74,34 @@ __all__ = [
     "vertex_adjacency",
     "vertex_areas",
     "vertex_normals",
+    # neighbors
     "knn",
     "knn_edges",
+    # frames, connection, gradient
+    "TangentFrames",
+    "vertex_frames",
+    "reference_neighbors",
+    "Connection",
+    "levi_civita_connection",
+    "transport_vectors",
+    "transport_along_path",
+    "connection_laplacian",
+    "holonomy",
+    "wrap_angle",
+    "face_gradient",
+    "tangent_gradient",
+    # geodesics, log maps, patches
+    "GeodesicSolver",
+    "HeatGeodesicSolver",
+    "ExactGeodesicSolver",
+    "heat_geodesic",
+    "exact_geodesic",
+    "geodesic_distance_blocks",
+    "geodesic_distance_matrix",
+    "pairwise_geodesic_distances",
+    "mesh_components",
+    "LogMapSolver",
+    "log_map",
+    "GeodesicPatches",
+    "geodesic_patches",
 ]
