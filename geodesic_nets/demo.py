@@ -16,7 +16,9 @@ from typing import Callable
 import numpy as np
 
 from . import primitives
+from .geometry.curvature import angle_defect
 from .geometry.descriptors import hks, hks_times
+from .geometry.patches import geodesic_patches
 from .geometry.geodesics import HeatGeodesicSolver, exact_geodesic
 from .io import inspect
 from .operators import compute_operators
@@ -85,6 +87,15 @@ def _report_surface(surface: Surface, k_eig: int, out: Callable[[str], None], *,
     out("HKS at t = " + ", ".join(f"{t:.3g}" for t in times) + ": coefficient of variation over vertices "
         + ", ".join(f"{x:.2e}" for x in spread))
     result["hks_cv"] = spread.tolist()
+    total_curvature = float(angle_defect(surface.verts, surface.faces).sum())
+    chi = report.euler_characteristic
+    out(f"Gauss-Bonnet: total angle defect {total_curvature:.6f} = 2 pi chi = {2 * np.pi * chi:.6f}")
+    result["total_angle_defect"] = total_curvature
+    patches = geodesic_patches(surface.verts, surface.faces, ops.frames, ops.connection, k=16)
+    rho = patches.rho.reshape(surface.num_verts, 16)
+    out(f"geodesic polar patches (k=16): mean radius {rho[:, -1].mean():.4f}, "
+        f"{patches.center.shape[0]} (vertex, neighbour) pairs")
+    result["patch_mean_radius"] = float(rho[:, -1].mean())
     return result
 
 

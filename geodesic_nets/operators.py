@@ -97,17 +97,18 @@ class SurfaceOperators:
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating dtype, got {dtype}")
 
-        def dense(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+        def dense(a: np.ndarray) -> torch.Tensor:  # copies: the numpy arrays are read-only
+            return torch.tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
 
         def index(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.int64, device=device)
+            return torch.tensor(np.ascontiguousarray(a), dtype=torch.int64, device=device)
 
         def sparse(m: sp.spmatrix) -> torch.Tensor:
             coo = m.tocoo()
             idx = torch.as_tensor(np.vstack([coo.row, coo.col]).astype(np.int64), device=device)
             val = torch.as_tensor(coo.data, dtype=dtype, device=device)
-            return torch.sparse_coo_tensor(idx, val, coo.shape).coalesce()
+            # Indices come from a valid scipy matrix: skip torch's invariant checks.
+            return torch.sparse_coo_tensor(idx, val, coo.shape, check_invariants=False).coalesce()
 
         grad = self.gradient.tocsr()
         c = self.connection
