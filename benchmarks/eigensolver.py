@@ -9,7 +9,7 @@ Usage::
 Each configuration runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own.
 ``--reference`` adds the naive ``scipy.sparse.linalg.eigsh(L, k, M, sigma=-1e-8)`` (SuperLU
 with its default ordering; slow) and checks our eigenpairs against it. ``--big`` adds a
-~1M-vertex latitude-longitude sphere (block solver only).
+~1M-vertex torus (1414 x 708 grid) (block solver only).
 """
 
 from __future__ import annotations
@@ -39,8 +39,11 @@ def load_mesh(name: str):
     if name == "uv100k":
         s = primitives.uv_sphere(224, 448)
         return np.asarray(s.verts), np.asarray(s.faces)
-    if name == "uv1m":
-        s = primitives.uv_sphere(708, 1416)
+    if name == "torus1m":
+        s = primitives.torus(1414, 708)
+        return np.asarray(s.verts), np.asarray(s.faces)
+    if name == "torus100k":
+        s = primitives.torus(448, 224)
         return np.asarray(s.verts), np.asarray(s.faces)
     import trimesh
 
@@ -117,13 +120,13 @@ def main() -> None:
     import statistics
 
     rows = []
-    meshes = args.meshes.split(",") + (["uv1m"] if args.big else [])
+    meshes = args.meshes.split(",") + (["torus1m"] if args.big else [])
     for name in meshes:
-        methods = (["reference"] if args.reference and name != "uv1m" else []) + args.methods.split(",")
+        methods = (["reference"] if args.reference and name != "torus1m" else []) + args.methods.split(",")
         for method in methods:
-            if name == "uv1m" and method != "block":
+            if name == "torus1m" and method != "block":
                 continue
-            reps = 1 if method == "reference" or name == "uv1m" else args.repeats
+            reps = 1 if method == "reference" or name == "torus1m" else args.repeats
             runs = [sub(name, method) for _ in range(reps)]
             row = dict(runs[-1])
             for key in ("laplacian_s", "factor_s", "eig_s", "total_s"):

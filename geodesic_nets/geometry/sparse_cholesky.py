@@ -33,8 +33,7 @@ class _Node:
     stop: int
     children: list[int]
     boundary: np.ndarray | None = None  # (nB,) permuted indices >= stop coupled to this front
-    l11: np.ndarray | None = None  # (nI, nI) lower Cholesky factor of the pivot block
-    inv11: np.ndarray | None = None  # (nI, nI) its inverse (solves run as matrix products)
+    inv11: np.ndarray | None = None  # (nI, nI) inverse of the pivot block's lower Cholesky factor
     l21: np.ndarray | None = None  # (nB, nI)
 
 
@@ -173,14 +172,17 @@ class SparseCholesky:
                     F[np.ix_(loc, loc)] += updates.pop(c)
             if nI == 0:
                 updates[t] = F
-                node.l11 = node.inv11 = np.zeros((0, 0))
+                node.inv11 = np.zeros((0, 0))
                 node.l21 = np.zeros((len(bnd), 0))
                 continue
             l11, info = lapack.dpotrf(F[:nI, :nI], lower=1, clean=1, overwrite_a=0)
             if info != 0:
                 raise GeometryError(f"matrix is not positive definite (pivot {info} of a front failed)")
-            node.l11 = np.ascontiguousarray(l11)
+            # Solves apply the inverse of the (small, dense) triangular factor as a matrix
+            # product: faster than a triangular solve on row blocks of a C-ordered array.
             inv, info = lapack.dtrtri(l11, lower=1)
+            if info != 0:
+                raise GeometryError(f"singular Cholesky factor in a front (info={info})")
             node.inv11 = np.ascontiguousarray(inv)
             if len(bnd):
                 # L21 = F21 L11^{-T}
@@ -189,7 +191,7 @@ class SparseCholesky:
                 updates[t] = F[nI:, nI:] - l21 @ l21.T
             else:
                 node.l21 = np.zeros((0, nI))
-        self.nnz = int(sum(nd.l11.size // 2 + nd.l21.size for nd in self.nodes))
+        self.nnz = int(sum(nd.inv11.size // 2 + nd.l21.size for nd in self.nodes))
         logger.debug("sparse Cholesky: n=%d, %d fronts, nnz(L)~%d", self.n, len(self.nodes), self.nnz)
 
     def _plan(self) -> list[tuple]:

@@ -14,10 +14,12 @@ The default solver (``method="block"``) is a shift-invert block Krylov method:
    of right-hand sides run at BLAS-3 speed;
 3. a block Lanczos basis of ``T = M^{1/2} (L - sigma M)^{-1} M^{1/2}`` is built with full
    (block classical Gram-Schmidt, repeated when needed) reorthogonalization; Rayleigh-Ritz on
-   ``T`` picks the wanted Ritz vectors, whose eigenvalues are then the Rayleigh quotients of
-   ``A``; unconverged pairs restart the basis (thick restart with the best Ritz vectors).
+      ``T`` gives Ritz pairs ``(mu, y)``, ``lambda = sigma + 1 / mu``; when some wanted pair has
+   not converged the basis restarts from the best Ritz vectors and the open block (thick
+   restart, i.e. block Krylov-Schur).
 
-The eigenvalues returned are the Rayleigh quotients of ``A`` on the converged Ritz vectors.
+Residual norms come for free from the Krylov relation; convergence is ARPACK's test
+``||T y - mu y|| <= tol * mu``.
 ``method="arpack"`` runs ``scipy.sparse.linalg.eigsh`` in shift-invert mode on the same
 factorization (slower: one right-hand side at a time, BLAS-2 orthogonalization) and
 ``method="dense"`` runs LAPACK on the dense matrices (used automatically for small meshes).
@@ -138,7 +140,7 @@ class EigenSolver:
         *,
         shift: float = 0.05,
         block_size: int | None = None,
-        basis_factor: float = 3.0,
+        basis_factor: float = 2.0,
     ) -> None:
         self.L, self.mass = _check_pencil(L, M)
         if not (np.isfinite(shift) and shift > 0):
@@ -184,7 +186,7 @@ class EigenSolver:
         k: int,
         *,
         method: Method = "auto",
-        tol: float = 1e-9,
+        tol: float = 1e-8,
         max_restarts: int = 20,
         seed: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -226,13 +228,15 @@ class EigenSolver:
         op = spla.LinearOperator((self.n, self.n), matvec=lambda x: self._apply_t(x.reshape(-1, 1)).ravel(), dtype=np.float64)
         v0 = np.random.default_rng(seed).standard_normal(self.n)
         mu, y = spla.eigsh(op, k=K, which="LA", tol=tol, v0=v0, ncv=min(self.n, max(2 * K + 1, 20)))
-        return self._rayleigh(y)
+        return self._lambda(mu), y
 
-    def _rayleigh(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rayleigh-Ritz of A on span(y) (y orthonormal): refined eigenvalues and vectors."""
-        h = y.T @ (self.A @ y)
-        theta, z = sla.eigh(0.5 * (h + h.T))
-        return theta, y @ z
+    def _lambda(self, mu: np.ndarray) -> np.ndarray:
+        """Eigenvalues of (L, M) from Ritz values of T: ``lambda = sigma + 1 / mu``.
+
+        More accurate than Rayleigh quotients of ``A`` (whose error grows with ``lambda_max``):
+        the error in ``mu`` is quadratic in the small residual of ``T``.
+        """
+        return self.sigma + 1.0 / np.asarray(mu, dtype=np.float64)
 
     def _block(self, K: int, tol: float, max_restarts: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Thick-restart block Lanczos (block Krylov-Schur) on T, full reorthogonalization."""
@@ -253,8 +257,10 @@ class EigenSolver:
                 nrm0 = np.linalg.norm(w, axis=0)
                 coef = qc.T @ w
                 w -= qc @ coef
-                # Second Gram-Schmidt pass only when cancellation was severe (DGKS criterion).
-                if (np.linalg.norm(w, axis=0) < 0.7071 * nrm0).any():
+                # A second Gram-Schmidt pass only when the cancellation was severe: one pass
+                # leaves an orthogonality error ~ eps * |w_before| / |w_after|, and with the
+                # moderate shift that ratio stays far below 1e2 (checked in the tests).
+                if (np.linalg.norm(w, axis=0) < 1e-2 * nrm0).any():
                     c2 = qc.T @ w
                     w -= qc @ c2
                     coef += c2
@@ -300,7 +306,7 @@ class EigenSolver:
         if not conv.all():
             logger.warning("block eigensolver did not reach tol=%.1e after %d restarts (max residual %.2e)",
                            tol, max_restarts, float((res / np.abs(mu[:K])).max()))
-        return self._rayleigh(x[:, :K])
+        return self._lambda(mu[:K]), x[:, :K]
 
 
 def eigen_basis(
@@ -309,7 +315,7 @@ def eigen_basis(
     k: int,
     *,
     method: Method = "auto",
-    tol: float = 1e-9,
+    tol: float = 1e-8,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest eigenpairs of ``L phi = lambda M phi``.
