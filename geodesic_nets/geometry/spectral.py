@@ -106,7 +106,8 @@ def _chol_qr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = np.abs(np.diag(r))
         if d.min() <= 1e-6 * d.max():
             return np.linalg.qr(w)
-        q = sla.solve_triangular(r, q.T, trans=1, lower=False).T  # q R^{-1}
+        rinv = sla.solve_triangular(r, np.eye(r.shape[0]), lower=False)  # small (b, b)
+        q = q @ rinv  # q R^{-1} as one GEMM
         r_total = r if r_total is None else r @ r_total
     return np.ascontiguousarray(q), r_total
 
