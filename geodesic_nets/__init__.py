@@ -3,8 +3,14 @@
 Dimension vocabulary used in every docstring: V vertices, F faces, E directed edges
 (``edge_src -> edge_dst``), B meshes in a batch, C channels, K eigenpairs, M irreps order,
 R radial rings.
+
+Subpackages: :mod:`geodesic_nets.io` (files, validation, repair, normalization),
+:mod:`geodesic_nets.geometry` (numpy/scipy geometry processing), :mod:`geodesic_nets.primitives`
+(generated meshes).
 """
 
+from . import geometry, io, primitives
+from .cache import OperatorCache, default_cache_dir
 from .errors import (
     CacheError,
     GeodesicNetsError,
@@ -13,6 +19,9 @@ from .errors import (
     MeshFormatError,
     UnsupportedFormatError,
 )
+from .io import inspect, load, save
+from .operators import OperatorTensors, SurfaceOperators, compute_operators
+from .settings import OperatorSettings
 from .surface import Surface
 
 __version__ = "0.1.0"
@@ -25,5 +34,17 @@ __all__ = [
     "MeshFormatError",
     "UnsupportedFormatError",
     "Surface",
+    "load",
+    "save",
+    "inspect",
+    "OperatorSettings",
+    "SurfaceOperators",
+    "OperatorTensors",
+    "compute_operators",
+    "OperatorCache",
+    "default_cache_dir",
+    "geometry",
+    "io",
+    "primitives",
     "__version__",
 ]

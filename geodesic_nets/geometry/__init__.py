@@ -29,6 +29,8 @@ from .connection import (
     transport_vectors,
     wrap_angle,
 )
+from .curvature import angle_defect, gaussian_curvature, mean_curvature, principal_curvatures
+from .descriptors import hks, hks_times, wks, wks_energies
 from .elements import (
     boundary_vertex_mask,
     corner_angles,
@@ -56,9 +58,18 @@ from .geodesics import (
     pairwise_geodesic_distances,
 )
 from .gradient import face_gradient, tangent_gradient
+from .laplacian import (
+    cotan_laplacian,
+    cotan_laplacian_from_lengths,
+    cotan_weights_from_lengths,
+    laplacian_and_mass,
+    mass_from_lengths,
+    mass_matrix,
+)
 from .logmap import LogMapSolver, log_map
 from .neighbors import knn, knn_edges
 from .patches import GeodesicPatches, geodesic_patches
+from .spectral import EigenSolver, eigen_basis
 
 __all__ = [
     # elements
@@ -77,6 +88,24 @@ __all__ = [
     # neighbors
     "knn",
     "knn_edges",
+    # laplacian, spectral
+    "cotan_weights_from_lengths",
+    "cotan_laplacian_from_lengths",
+    "cotan_laplacian",
+    "mass_from_lengths",
+    "mass_matrix",
+    "laplacian_and_mass",
+    "EigenSolver",
+    "eigen_basis",
+    # descriptors, curvature
+    "hks",
+    "hks_times",
+    "wks",
+    "wks_energies",
+    "angle_defect",
+    "gaussian_curvature",
+    "mean_curvature",
+    "principal_curvatures",
     # frames, connection, gradient
     "TangentFrames",
     "vertex_frames",
