@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from .errors import CacheError
 from .geometry.connection import Connection
 from .geometry.frames import TangentFrames
+from .geometry.patches import GeodesicPatches
 from .settings import OperatorSettings
 from .surface import Surface
 
@@ -30,7 +31,7 @@ __all__ = ["OperatorCache", "default_cache_dir", "CACHE_FORMAT_VERSION"]
 log = logging.getLogger(__name__)
 
 #: Bump when the meaning or layout of a cached operator changes; old entries are then ignored.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 
 _SPARSE = ("laplacian", "gradient")
 _DENSE = ("verts", "mass", "evals", "evecs")
@@ -51,8 +52,11 @@ def _to_arrays(ops) -> dict[str, np.ndarray]:
         m = getattr(ops, name).tocsr()
         out[f"{name}.data"], out[f"{name}.indices"] = m.data, m.indices
         out[f"{name}.indptr"], out[f"{name}.shape"] = m.indptr, np.asarray(m.shape)
-    for group in ("frames", "connection"):
+    out["has_patches"] = np.array(ops.patches is not None)
+    for group in ("frames", "connection", "patches"):
         obj = getattr(ops, group)
+        if obj is None:
+            continue
         for f in dataclasses.fields(obj):
             out[f"{group}.{f.name}"] = np.asarray(getattr(obj, f.name))
     out["timings.names"] = np.array(list(ops.timings.keys()), dtype=str)
@@ -81,6 +85,7 @@ def _from_arrays(a, settings: OperatorSettings):
         frames=group(TangentFrames, "frames"),
         connection=group(Connection, "connection"),
         settings=settings,
+        patches=group(GeodesicPatches, "patches") if bool(a["has_patches"]) else None,
         timings=dict(zip(a["timings.names"].tolist(), a["timings.values"].tolist())),
     )
     v = ops.num_verts
@@ -91,6 +96,7 @@ def _from_arrays(a, settings: OperatorSettings):
         and ops.gradient.shape == (v, v)
         and ops.frames.normals.shape == (v, 3)
         and np.isfinite(ops.evecs).all()
+        and (settings.patch_size == 0) == (ops.patches is None)
     )
     if not consistent:
         raise ValueError("inconsistent shapes in cached operators")

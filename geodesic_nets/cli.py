@@ -28,7 +28,8 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     from .precompute import precompute_files
     from .settings import OperatorSettings
 
-    settings = OperatorSettings(k_eig=args.k_eig, laplacian=args.laplacian, n_neighbors=args.n_neighbors)
+    settings = OperatorSettings(k_eig=args.k_eig, laplacian=args.laplacian, n_neighbors=args.n_neighbors,
+                                patch_size=args.patch_size)
     results = precompute_files(args.inputs, cache_dir=args.cache, settings=settings, jobs=args.jobs,
                                progress=not args.quiet)
     failed = [r for r in results if r.error]
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--k-eig", type=int, default=128)
     pre.add_argument("--laplacian", choices=["cotan", "robust"], default="cotan")
     pre.add_argument("--n-neighbors", type=int, default=30)
+    pre.add_argument("--patch-size", type=int, default=0, help="geodesic patch size (0: no patches)")
     pre.add_argument("--jobs", type=int, default=1, help="worker processes")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
     pre.set_defaults(func=_cmd_precompute)

@@ -20,6 +20,7 @@ from .geometry.connection import Connection, levi_civita_connection
 from .geometry.frames import TangentFrames, vertex_frames
 from .geometry.gradient import tangent_gradient
 from .geometry.laplacian import laplacian_and_mass
+from .geometry.patches import GeodesicPatches, geodesic_patches
 from .geometry.spectral import eigen_basis
 from .settings import OperatorSettings
 from .surface import Surface
@@ -57,6 +58,8 @@ class SurfaceOperators:
     connection : Connection
         Directed edges (E,) with Levi-Civita transport angles, edge angles and lengths.
     settings : OperatorSettings
+    patches : GeodesicPatches or None
+        Geodesic polar patches of every vertex (``settings.patch_size`` entries each), or None.
     timings : dict
         Seconds spent on each stage when it was computed (not recomputed from a cache hit).
     """
@@ -71,6 +74,7 @@ class SurfaceOperators:
     frames: TangentFrames
     connection: Connection
     settings: OperatorSettings
+    patches: GeodesicPatches | None = None
     timings: dict = field(default_factory=dict)
 
     @property
@@ -112,6 +116,7 @@ class SurfaceOperators:
 
         grad = self.gradient.tocsr()
         c = self.connection
+        p = self.patches
         return OperatorTensors(
             verts=dense(self.verts),
             faces=None if self.faces is None else index(self.faces),
@@ -129,6 +134,10 @@ class SurfaceOperators:
             transport=dense(c.transport),
             edge_angle=dense(c.edge_angle),
             edge_length=dense(c.edge_length),
+            patch_center=None if p is None else index(p.center),
+            patch_neighbor=None if p is None else index(p.neighbor),
+            patch_rho=None if p is None else dense(p.rho),
+            patch_theta=None if p is None else dense(p.theta),
         )
 
 
@@ -138,7 +147,9 @@ class OperatorTensors:
 
     Shapes: verts (V, 3); faces (F, 3) int64 or None; mass (V,); laplacian sparse (V, V);
     evals (K,); evecs (V, K); gradient_x, gradient_y sparse (V, V); normals, basis_x, basis_y
-    (V, 3); edge_src, edge_dst (E,) int64; transport, edge_angle, edge_length (E,).
+    (V, 3); edge_src, edge_dst (E,) int64; transport, edge_angle, edge_length (E,);
+    patch_center, patch_neighbor (P,) int64 and patch_rho, patch_theta (P,), or None without
+    patches.
     """
 
     verts: "torch.Tensor"
@@ -157,6 +168,10 @@ class OperatorTensors:
     transport: "torch.Tensor"
     edge_angle: "torch.Tensor"
     edge_length: "torch.Tensor"
+    patch_center: "torch.Tensor | None" = None
+    patch_neighbor: "torch.Tensor | None" = None
+    patch_rho: "torch.Tensor | None" = None
+    patch_theta: "torch.Tensor | None" = None
 
     @property
     def num_verts(self) -> int:
@@ -182,6 +197,7 @@ def compute_operators(
     k_eig: int = 128,
     laplacian: str = "cotan",
     n_neighbors: int = 30,
+    patch_size: int = 0,
     settings: OperatorSettings | None = None,
     cache: "OperatorCache | str | None" = None,
 ) -> SurfaceOperators:
@@ -191,7 +207,7 @@ def compute_operators(
     ----------
     surface : Surface
         A mesh or a point cloud with at least one vertex.
-    k_eig, laplacian, n_neighbors
+    k_eig, laplacian, n_neighbors, patch_size
         See :class:`~geodesic_nets.settings.OperatorSettings`; ignored when ``settings`` is given.
     settings : OperatorSettings, optional
     cache : OperatorCache or path, optional
@@ -203,7 +219,9 @@ def compute_operators(
         On an empty surface.
     """
     if settings is None:
-        settings = OperatorSettings(k_eig=k_eig, laplacian=laplacian, n_neighbors=n_neighbors)
+        settings = OperatorSettings(
+            k_eig=k_eig, laplacian=laplacian, n_neighbors=n_neighbors, patch_size=patch_size
+        )
     if cache is not None:
         from .cache import OperatorCache
 
@@ -235,6 +253,9 @@ def _compute(surface: Surface, settings: OperatorSettings) -> SurfaceOperators:
     frames = timed("frames", vertex_frames, verts, faces, n_neighbors=settings.n_neighbors)
     connection = timed("connection", levi_civita_connection, verts, faces, frames, n_neighbors=settings.n_neighbors)
     gradient = timed("gradient", tangent_gradient, verts, faces, frames, n_neighbors=settings.n_neighbors)
+    patches = None
+    if settings.patch_size > 0:
+        patches = timed("patches", geodesic_patches, verts, faces, frames, connection, k=settings.patch_size)
     log.debug("operators of %s: %s", surface, timings)
     return SurfaceOperators(
         verts=verts,
@@ -247,5 +268,6 @@ def _compute(surface: Surface, settings: OperatorSettings) -> SurfaceOperators:
         frames=frames,
         connection=connection,
         settings=settings,
+        patches=patches,
         timings=timings,
     )

@@ -70,6 +70,18 @@ def test_torch_form_on_cuda(blob_ops):
     np.testing.assert_allclose(back.evecs.numpy(), blob_ops.evecs, atol=1e-6)
 
 
+def test_patches_in_bundle_torch_form_and_cache(tmp_path, blob):
+    ops = compute_operators(blob, k_eig=8, patch_size=12, cache=tmp_path)
+    p = ops.patches
+    assert p is not None and np.all(p.sizes == 12) and "patches" in ops.timings
+    t = ops.to("cpu", torch.float64)
+    np.testing.assert_array_equal(t.patch_neighbor.numpy(), p.neighbor)
+    np.testing.assert_allclose(t.patch_theta.numpy(), p.theta)
+    again = OperatorCache(tmp_path).load(blob, OperatorSettings(k_eig=8, patch_size=12))
+    np.testing.assert_array_equal(again.patches.rho, p.rho)
+    assert compute_operators(blob, k_eig=8).patches is None
+
+
 def test_empty_surface_is_a_clear_error():
     with pytest.raises(GeometryError, match="empty"):
         compute_operators(Surface(np.zeros((0, 3)), np.zeros((0, 3), int)))
