@@ -176,3 +176,18 @@ def test_errors(ico4):
         eigen_basis(L, M + sp.eye(L.shape[0], k=1), 4)
     with pytest.raises(GeometryError, match="empty"):
         eigen_basis(sp.csr_matrix((0, 0)), np.zeros(0), 4)
+
+
+def test_cholesky_failure_falls_back_to_lu(monkeypatch):
+    import geodesic_nets.geometry.spectral as spectral
+
+    def fail(A):
+        raise GeometryError("matrix is not positive definite (forced)")
+
+    monkeypatch.setattr(spectral, "SparseCholesky", fail)
+    L, M = _lm(primitives.torus(40, 20))
+    solver = EigenSolver(L, M)
+    evals, _ = solver.solve(10, method="block")
+    ref = sla.eigh(L.toarray(), M.toarray(), subset_by_index=[0, 9])[0]
+    assert type(solver.factor).__name__ == "_LUSolver"
+    assert np.abs(evals - ref).max() < 1e-8 * ref.max()

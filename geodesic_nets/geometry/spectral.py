@@ -112,6 +112,16 @@ def _chol_qr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(q), r_total
 
 
+class _LUSolver:
+    """SuperLU with the solve interface of :class:`SparseCholesky` (fallback only)."""
+
+    def __init__(self, A: sp.csc_matrix) -> None:
+        self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A")
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return self._lu.solve(np.asarray(b, dtype=np.float64))
+
+
 class EigenSolver:
     """Factor ``L - sigma M`` once; compute the low spectrum of ``(L, M)`` for any ``k``.
 
@@ -128,7 +138,8 @@ class EigenSolver:
         The Krylov basis is restarted when it reaches ``basis_factor * (K + guard)`` columns.
     shift : float
         The shift is ``sigma = -shift * 4 pi K / area``, a fraction of Weyl's estimate of
-        ``lambda_K`` (``K`` of the first :meth:`solve`): near enough to 0 not to slow the
+        ``lambda_K`` (``K`` of the first :meth:`solve`, 32 if :attr:`factor` is requested
+        first): near enough to 0 not to slow the
         convergence, far enough to keep ``L - sigma M`` well conditioned (the solves are
         accurate to ``eps * lambda_max / |sigma|``, which bounds the attainable residuals).
         The factorization is kept for later solves.
@@ -164,12 +175,17 @@ class EigenSolver:
         self.A = (d @ self.L @ d).tocsr()
 
     @property
-    def factor(self) -> SparseCholesky:
+    def factor(self) -> SparseCholesky | _LUSolver:
         """The Cholesky factorization of ``L - sigma M`` (computed on first use)."""
         if self._chol is None:
             if self.sigma is None:
                 self._set_sigma(32)
-            self._chol = SparseCholesky(self.L - self.sigma * sp.diags(self.mass))
+            shifted = (self.L - self.sigma * sp.diags(self.mass)).tocsc()
+            try:
+                self._chol = SparseCholesky(shifted)
+            except GeometryError as exc:  # L not PSD (not a cotan/robust Laplacian): LU instead
+                logger.warning("Cholesky of L - sigma M failed (%s); falling back to SuperLU", exc)
+                self._chol = _LUSolver(shifted)
         return self._chol
 
     def _set_sigma(self, K: int) -> None:
@@ -214,7 +230,10 @@ class EigenSolver:
         else:
             evals, y = self._block(K, tol, max_restarts, seed)
         order = np.argsort(evals, kind="stable")
-        evals = np.clip(evals[order], 0.0, None)
+        evals = evals[order]
+        # Roundoff negatives (a PSD L) become 0; genuinely negative values are left alone.
+        tiny = 1e-8 * max(float(np.abs(evals).max()), 1e-300)
+        evals = np.where((evals < 0) & (evals > -tiny), 0.0, evals)
         evecs = self._inv_sqrt_m[:, None] * y[:, order]
         return evals, _fix_signs(evecs, self.mass)
 
@@ -343,7 +362,8 @@ def eigen_basis(
     Returns
     -------
     evals : ndarray, shape (K,), float64
-        Ascending, ``>= 0`` (roundoff negatives are clamped to 0). A mesh with ``c`` connected
+        Ascending; roundoff negatives (above ``-1e-8 max|lambda|``) are set to 0, so a PSD ``L``
+        gives ``evals >= 0``. A mesh with ``c`` connected
         components (or isolated vertices) has ``c`` eigenvalues ~ 0.
     evecs : ndarray, shape (V, K), float64
         M-orthonormal: ``evecs.T @ M @ evecs = I``. Sign convention: each column has a
