@@ -127,6 +127,14 @@ def test_single_triangle_and_k_larger_than_v():
     assert evals0.shape == (0,) and evecs0.shape == (3, 0)
 
 
+def test_many_components_give_exact_zeros(rng):
+    v = rng.random((1800, 3))
+    f = np.arange(1800).reshape(600, 3)  # 600 disjoint triangles
+    L, M = laplacian_and_mass(v, f)
+    evals, evecs = eigen_basis(L, M, 10, method="block")
+    assert np.all(evals >= 0.0) and evals.max() < 1e-10 and np.all(np.isfinite(evecs))
+
+
 def test_isolated_vertex_gives_zero_eigenvalue():
     s = primitives.icosphere(2)
     v = np.vstack([np.asarray(s.verts), [[4.0, 0, 0]]])

@@ -232,7 +232,9 @@ class EigenSolver:
         order = np.argsort(evals, kind="stable")
         evals = evals[order]
         # Roundoff negatives (a PSD L) become 0; genuinely negative values are left alone.
-        tiny = 1e-8 * max(float(np.abs(evals).max()), 1e-300)
+        # Roundoff in the eigenvalues is relative to lambda_max ~ max diag(M^-1 L).
+        scale = max(float(np.abs(evals).max()), float(np.abs(self.A.diagonal()).max()), 1e-300)
+        tiny = 1e-9 * scale
         evals = np.where((evals < 0) & (evals > -tiny), 0.0, evals)
         evecs = self._inv_sqrt_m[:, None] * y[:, order]
         return evals, _fix_signs(evecs, self.mass)
@@ -362,7 +364,7 @@ def eigen_basis(
     Returns
     -------
     evals : ndarray, shape (K,), float64
-        Ascending; roundoff negatives (above ``-1e-8 max|lambda|``) are set to 0, so a PSD ``L``
+        Ascending; roundoff negatives (above ``-1e-9 lambda_max``) are set to 0, so a PSD ``L``
         gives ``evals >= 0``. A mesh with ``c`` connected
         components (or isolated vertices) has ``c`` eigenvalues ~ 0.
     evecs : ndarray, shape (V, K), float64
