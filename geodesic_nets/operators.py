@@ -232,6 +232,16 @@ def compute_operators(
 
 
 def _compute(surface: Surface, settings: OperatorSettings) -> SurfaceOperators:
+    try:
+        return _compute_bundle(surface, settings)
+    except GeometryError as exc:
+        name = surface.name or "surface"
+        if name in str(exc):
+            raise
+        raise GeometryError(f"{name}: {exc}") from exc
+
+
+def _compute_bundle(surface: Surface, settings: OperatorSettings) -> SurfaceOperators:
     if surface.num_verts == 0:
         raise GeometryError(f"{surface.name or 'surface'}: cannot compute operators of an empty surface")
     if surface.faces is not None and surface.num_faces == 0:

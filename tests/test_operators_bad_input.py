@@ -1,0 +1,68 @@
+"""Deliberately broken meshes: the operator bundle is finite, or a clear project error comes out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geodesic_nets import GeodesicNetsError, Surface, compute_operators, primitives
+
+
+def _finite(ops) -> bool:
+    arrays = [ops.mass, ops.evals, ops.evecs, ops.laplacian.data, ops.gradient.data, ops.frames.normals,
+              ops.frames.basis_x, ops.connection.transport, ops.connection.edge_angle]
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def _broken_meshes() -> dict[str, Surface]:
+    quad = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    tri = primitives.single_triangle()
+    s = primitives.icosphere(1)
+    t = primitives.torus(8, 4)
+    return {
+        # three faces on one edge (0, 1)
+        "non_manifold_fan": Surface(np.vstack([quad, [[0.5, -1, 0], [0.5, 0, 1]]]),
+                                    [[0, 1, 2], [1, 0, 4], [0, 1, 5]]),
+        # two fans meeting at vertex 0 (bow tie)
+        "bow_tie": Surface(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0]]),
+                           [[0, 1, 2], [0, 3, 4]]),
+        "zero_area_faces": Surface(np.vstack([s.verts, s.verts[:1]]),
+                                   np.vstack([s.faces, [[0, 1, len(s.verts)]], [[2, 2, 3]]])),
+        "duplicate_vertices": Surface(np.vstack([s.verts, s.verts[:5]]), s.faces),
+        "isolated_vertices": Surface(np.vstack([s.verts, [[5.0, 5, 5], [6, 6, 6]]]), s.faces),
+        "two_components": Surface(np.vstack([s.verts, t.verts + 4.0]), np.vstack([s.faces, t.faces + len(s.verts)])),
+        "single_triangle": tri,
+        "collinear_triangle": Surface(np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]]), [[0, 1, 2]]),
+        "flipped_face": Surface(s.verts, np.vstack([s.faces[:1, ::-1], s.faces[1:]])),
+        "all_points_equal": Surface(np.zeros((4, 3)), [[0, 1, 2], [0, 2, 3]]),
+    }
+
+
+@pytest.mark.parametrize("laplacian", ["cotan", "robust"])
+@pytest.mark.parametrize("name", sorted(_broken_meshes()))
+def test_broken_mesh_gives_finite_operators_or_project_error(name, laplacian):
+    surface = _broken_meshes()[name]
+    try:
+        ops = compute_operators(surface, k_eig=12, laplacian=laplacian, patch_size=4)
+    except GeodesicNetsError as exc:
+        assert str(exc)  # a message, not an empty error
+        return
+    assert _finite(ops), name
+    assert ops.evals.shape[0] <= surface.num_verts
+    gram = ops.evecs.T @ (ops.mass[:, None] * ops.evecs)
+    np.testing.assert_allclose(gram, np.eye(len(ops.evals)), atol=1e-6)
+
+
+def test_two_components_have_two_zero_eigenvalues():
+    ops = compute_operators(_broken_meshes()["two_components"], k_eig=6)
+    assert np.sum(ops.evals < 1e-8) == 2 and ops.evals[2] > 1e-3
+
+
+def test_point_cloud_with_duplicate_points_is_finite():
+    pc = primitives.sphere_point_cloud(300)
+    dup = Surface(np.vstack([pc.verts, pc.verts[:10]]))
+    try:
+        ops = compute_operators(dup, k_eig=8)
+    except GeodesicNetsError:
+        return
+    assert _finite(ops)
