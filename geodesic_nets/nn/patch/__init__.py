@@ -1,0 +1,24 @@
+"""Intrinsic patch operators on geodesic polar patches: GCNN, ACNN and MoNet layers.
+
+All layers take ``forward(x (V, C_in), batch) -> (V, C_out)`` on a :class:`~geodesic_nets.batch.MeshBatch`
+built from operators computed with ``compute_operators(surface, patch_size=k)``.
+"""
+
+from .acnn import ACNNConv
+from .gauge import rotate_gauge, wrap_angle
+from .gcnn import GCNNConv
+from .monet import MoNetConv
+from .network import PatchNet, mass_weighted_mean
+from .patch_operator import PatchGather, aggregate_flat
+
+__all__ = [
+    "ACNNConv",
+    "GCNNConv",
+    "MoNetConv",
+    "PatchGather",
+    "PatchNet",
+    "aggregate_flat",
+    "mass_weighted_mean",
+    "rotate_gauge",
+    "wrap_angle",
+]
