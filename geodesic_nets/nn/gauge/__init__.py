@@ -14,13 +14,15 @@ from .network import GaugeEquivariantNet
 from .nonlinearity import NormNonlinearity, RegularNonlinearity
 from .pooling import GaugeInvariantPool, mass_mean, to_scalars
 from .testing import assert_gauge_equivariant, gauge_transform_batch
-from .transport import EdgeGeometry, transport_to_centre
+from .transport import EdgeGeometry, gather_rotate, rotate_scatter, transport_to_centre
 
 __all__ = [
     "FieldType",
     "rotate_irreps",
     "EdgeGeometry",
     "transport_to_centre",
+    "gather_rotate",
+    "rotate_scatter",
     "kernel_basis_size",
     "edge_kernel",
     "self_kernel",

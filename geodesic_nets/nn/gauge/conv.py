@@ -10,7 +10,7 @@ from torch import nn
 from ...batch import MeshBatch
 from .field_type import FieldType
 from .kernels import radial_basis, self_kernel
-from .transport import EdgeGeometry, Weighting
+from .transport import EdgeGeometry, Weighting, gather_rotate, rotate_scatter
 
 __all__ = ["GaugeConv"]
 
@@ -34,10 +34,12 @@ class GaugeConv(nn.Module):
     * ``S``: self-interaction, the rho = 0 kernel: complex multiplication within each order,
     * ``bias``: on order-0 output channels only (a bias on a rotating pair breaks equivariance).
 
-    Implementation: neighbour features are rotated into the edge-aligned frame (gauge
-    invariant), scaled by the radial profiles and weights, multiplied by one dense
-    ``(R C_in, C_out)`` matrix, rotated back by ``theta`` and scatter-added (``index_add``) to
-    the centres. Memory O(E R C_in) saved for backward; no per-edge kernel matrices.
+    Implementation: neighbour features are gathered and rotated into the edge-aligned frame
+    (gauge invariant) in one fused step (:func:`gather_rotate`), expanded by the radial
+    profiles, multiplied by one dense ``(R C_in, C_out)`` matrix, then weighted, rotated back by
+    ``theta`` and scatter-added to the centres in one fused step (:func:`rotate_scatter`, the
+    adjoint of the first). Memory saved for backward: the (E, R C_in) edge features only; no
+    per-edge kernel matrices.
 
     Parameters
     ----------
@@ -113,18 +115,18 @@ class GaugeConv(nn.Module):
             geometry = self.geometry(batch)
         elif geometry.weighting != self.weighting:
             raise ValueError(f"geometry uses weighting {geometry.weighting!r}, this layer {self.weighting!r}")
+        geometry.check_order(self.in_type)
+        geometry.check_order(self.out_type)
         V, E = x.shape[0], geometry.num_edges
         if V != geometry.num_verts:
             raise ValueError(f"x has {V} rows but the batch has {geometry.num_verts} vertices")
-        u = geometry.to_edge_frame(x, self.in_type)  # (E, C_in), gauge invariant
-        if self.n_radial == 1:
-            u = u * geometry.weight[:, None].to(u.dtype)
-        else:
-            rad = radial_basis(geometry.rel_length, self.n_radial) * geometry.weight[:, None]  # (E, R)
-            u = (rad.to(u.dtype)[:, :, None] * u[:, None, :]).reshape(E, -1)  # (E, R C_in)
+        u = gather_rotate(x, geometry.neighbor, None, geometry.in_phase, self.in_type)  # (E, C_in), edge frame
+        if self.n_radial > 1:
+            rad = radial_basis(geometry.rel_length, self.n_radial).to(u.dtype)  # (E, R)
+            u = (rad[:, :, None] * u[:, None, :]).reshape(E, -1)  # (E, R C_in)
         y = u @ self.weight  # (E, C_out), edge frame
-        y = geometry.from_edge_frame(y, self.out_type)  # (E, C_out), centre frame
-        out = x.new_zeros(V, self.out_type.dim).index_add_(0, geometry.centre, y)  # (V, C_out)
+        # weighted, rotated by m theta into the centre's frame, summed over each centre's edges
+        out = rotate_scatter(y, geometry.centre, geometry.weight, geometry.out_phase, self.out_type, V)  # (V, C_out)
         S = self.self_matrix()
         if S is not None:
             out = out + x @ S.T
