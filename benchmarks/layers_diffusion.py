@@ -1,0 +1,121 @@
+"""Time and peak memory of DiffusionNet (width 128, 4 blocks, k_eig 128) forward and forward+backward.
+
+Usage (one thread, as everywhere on the shared 2-core machines)::
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/layers_diffusion.py \
+        [--sizes 5000 20000 100000] [--batch 8x5000] [--repeats 5] [--diffusion spectral]
+
+Meshes are bumpy tori of about the requested vertex count (``benchmarks/precompute.py``); their
+operators are computed once and kept in an operator cache (``--cache``, default a temporary
+directory). Each configuration then runs in a fresh subprocess that loads the operators, builds
+the batch, records its resident memory, and times the network: the median of ``--repeats`` runs of
+the forward (eval mode, no grad) and of forward + backward (train mode, dropout 0.5, summed output
+as loss). "peak MB" is the growth of the subprocess's ru_maxrss over its level before the first
+network call, i.e. the memory of the activations and the autograd graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def _surfaces(spec: str):
+    from precompute import bumpy_torus
+
+    if "x" in spec:
+        count, size = (int(s) for s in spec.split("x"))
+        return [bumpy_torus(size, seed=i) for i in range(count)]
+    return [bumpy_torus(int(spec))]
+
+
+def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int) -> dict:
+    import torch
+
+    from geodesic_nets import compute_operators
+    from geodesic_nets.batch import MeshBatch
+    from geodesic_nets.nn.diffusion_net import DiffusionNet
+
+    torch.set_num_threads(1)
+    ops = [compute_operators(s, k_eig=k_eig, cache=cache) for s in _surfaces(spec)]
+    batch = MeshBatch.from_operators(ops, dtype=torch.float32)
+    del ops
+    torch.manual_seed(0)
+    x = torch.randn(batch.total_verts, 16)
+    model = DiffusionNet(16, 8, width=128, n_blocks=4, diffusion=diffusion, dropout=0.5)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MB (Linux: kB)
+
+    def fwd() -> None:
+        model.eval()
+        with torch.no_grad():
+            model(x, batch)
+
+    def fwd_bwd() -> None:
+        model.train()
+        model.zero_grad(set_to_none=True)
+        model(x, batch).sum().backward()
+
+    out = {"spec": spec, "V": batch.total_verts}
+    for name, fn in (("fwd_bwd", fwd_bwd), ("fwd", fwd)):
+        fn()  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        out[name] = statistics.median(times)
+        if name == "fwd_bwd":
+            out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 - base
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", nargs="*", default=["5000", "20000", "100000"])
+    ap.add_argument("--batch", nargs="*", default=["8x5000"])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--diffusion", default="spectral", choices=["spectral", "implicit"])
+    ap.add_argument("--k-eig", type=int, default=128)
+    ap.add_argument("--cache", default=None)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    cache = args.cache or os.path.join(tempfile.gettempdir(), "geodesic_nets_bench_cache")
+    if args.child:
+        print(json.dumps(_child(args.child, cache, args.repeats, args.diffusion, args.k_eig)))
+        return
+
+    from geodesic_nets import compute_operators
+
+    rows = []
+    for spec in [*args.sizes, *args.batch]:
+        for s in _surfaces(spec):  # fill the cache outside the timed subprocess
+            compute_operators(s, k_eig=args.k_eig, cache=cache)
+        cmd = [sys.executable, __file__, "--child", spec, "--repeats", str(args.repeats),
+               "--diffusion", args.diffusion, "--k-eig", str(args.k_eig), "--cache", cache]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        r = rows[-1]
+        print(f"done {r['spec']}", file=sys.stderr)
+    print(f"DiffusionNet width 128 x 4 blocks, k_eig {args.k_eig}, {args.diffusion}, float32, 1 thread, "
+          f"median of {args.repeats}")
+    print(f"{'mesh':>10} {'V':>8} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}")
+    for r in rows:
+        print(f"{r['spec']:>10} {r['V']:>8} {r['fwd']:>8.3f} {r['fwd_bwd']:>10.3f} {r['peak_mb']:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""DiffusionNet (Sharp et al. 2022): learned diffusion + spatial gradient features + per-vertex MLP.
+
+The operators every block needs (the per-mesh eigenbasis slices, the implicit system, the stacked
+gradient in CSR form) are prepared once per forward and shared by all blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal, Sequence
+
+import torch
+from torch import nn
+
+from ..batch import MeshBatch
+from .diffusion import DiffusionMethod, ImplicitSystem, LearnedDiffusion, SpectralBasis
+from .gradient_features import SpatialGradientFeatures, stacked_gradient
+from .mlp import MLP
+from .pooling import global_mean_pool, vertices_to_faces
+from .sparse import CsrOperator
+
+__all__ = ["DiffusionNetBlock", "DiffusionNet"]
+
+Outputs = Literal["vertices", "faces", "global"]
+
+
+class DiffusionNetBlock(nn.Module):
+    """One residual block: ``x + MLP([x, diffuse(x), gradient_features(diffuse(x))])``.
+
+    Parameters
+    ----------
+    width : int
+        Channels in and out.
+    diffusion : {"spectral", "implicit"}
+    mlp_hidden : sequence of int, optional
+        Hidden widths of the block's MLP; default ``(width, width)``.
+    dropout : float
+        Dropout probability inside the MLP.
+    gradient_features : bool
+        Include the spatial gradient features (without them the block is isotropic).
+    gradient_rotations : bool
+        Complex (rotation + scale) rather than real gradient mixing.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        *,
+        diffusion: DiffusionMethod = "spectral",
+        mlp_hidden: Sequence[int] | None = None,
+        dropout: float = 0.5,
+        gradient_features: bool = True,
+        gradient_rotations: bool = True,
+    ) -> None:
+        super().__init__()
+        self.width = width
+        self.diffusion = LearnedDiffusion(width, method=diffusion)
+        self.gradient_features = (
+            SpatialGradientFeatures(width, rotations=gradient_rotations) if gradient_features else None
+        )
+        n_in = 3 * width if gradient_features else 2 * width
+        hidden = (width, width) if mlp_hidden is None else tuple(mlp_hidden)
+        self.mlp = MLP(n_in, hidden, width, dropout=dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        batch: MeshBatch,
+        *,
+        basis: SpectralBasis | None = None,
+        system: ImplicitSystem | None = None,
+        gradient: CsrOperator | None = None,
+    ) -> torch.Tensor:
+        """Apply the block.
+
+        Parameters
+        ----------
+        x : Tensor, shape (V, width)
+        batch : MeshBatch
+        basis, system, gradient : optional
+            Operators prepared once per batch (see :meth:`DiffusionNet.forward`).
+
+        Returns
+        -------
+        Tensor, shape (V, width)
+        """
+        diffused = self.diffusion(x, batch, basis=basis, system=system)  # (V, C)
+        parts = [x, diffused]
+        if self.gradient_features is not None:
+            if gradient is None:
+                gradient = stacked_gradient(batch)
+            parts.append(self.gradient_features(diffused, batch, gradient=gradient))  # (V, C)
+        return x + self.mlp(parts)  # (V, C); the parts are never concatenated
+
+
+class DiffusionNet(nn.Module):
+    """DiffusionNet on a :class:`~geodesic_nets.batch.MeshBatch` (meshes and point clouds mixed).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    width : int
+        Channels inside the blocks.
+    n_blocks : int
+    outputs : {"vertices", "faces", "global"}
+        Per-vertex output (V, C_out), per-face mean of its vertices (F, C_out), or the
+        mass-weighted mean per mesh (B, C_out).
+    diffusion : {"spectral", "implicit"}
+    dropout : float
+        Dropout probability inside every block's MLP (DiffusionNet's default 0.5; off in eval mode).
+    last_activation : callable, optional
+        Applied to the output, e.g. ``torch.nn.functional.log_softmax`` with ``dim=-1`` bound.
+    mlp_hidden : sequence of int, optional
+        Hidden widths of each block's MLP; default ``(width, width)``.
+    gradient_features, gradient_rotations : bool
+        See :class:`DiffusionNetBlock`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        width: int = 128,
+        n_blocks: int = 4,
+        outputs: Outputs = "vertices",
+        diffusion: DiffusionMethod = "spectral",
+        dropout: float = 0.5,
+        last_activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        mlp_hidden: Sequence[int] | None = None,
+        gradient_features: bool = True,
+        gradient_rotations: bool = True,
+    ) -> None:
+        super().__init__()
+        if outputs not in ("vertices", "faces", "global"):
+            raise ValueError(f"outputs must be 'vertices', 'faces' or 'global', got {outputs!r}")
+        if diffusion not in ("spectral", "implicit"):
+            raise ValueError(f"diffusion must be 'spectral' or 'implicit', got {diffusion!r}")
+        if min(in_channels, out_channels, width, n_blocks) < 1:
+            raise ValueError(
+                f"in_channels, out_channels, width and n_blocks must be >= 1, got "
+                f"{in_channels}, {out_channels}, {width}, {n_blocks}"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.outputs = outputs
+        self.diffusion = diffusion
+        self.gradient_features = gradient_features
+        self.last_activation = last_activation
+        self.first = nn.Linear(in_channels, width)
+        self.blocks = nn.ModuleList(
+            DiffusionNetBlock(
+                width,
+                diffusion=diffusion,
+                mlp_hidden=mlp_hidden,
+                dropout=dropout,
+                gradient_features=gradient_features,
+                gradient_rotations=gradient_rotations,
+            )
+            for _ in range(n_blocks)
+        )
+        self.last = nn.Linear(width, out_channels)
+
+    def forward(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
+        """Run the network.
+
+        Parameters
+        ----------
+        x : Tensor, shape (V, in_channels)
+        batch : MeshBatch
+
+        Returns
+        -------
+        Tensor, shape (V, out_channels), (F, out_channels) or (B, out_channels)
+            Following ``outputs``.
+        """
+        if x.dim() != 2 or x.shape != (batch.total_verts, self.in_channels):
+            raise ValueError(
+                f"expected x of shape (V={batch.total_verts}, {self.in_channels}), got {tuple(x.shape)}"
+            )
+        basis = SpectralBasis.from_batch(batch) if self.diffusion == "spectral" else None
+        system = ImplicitSystem.from_batch(batch) if self.diffusion == "implicit" else None
+        gradient = stacked_gradient(batch) if self.gradient_features else None
+        h = self.first(x)  # (V, width)
+        for block in self.blocks:
+            h = block(h, batch, basis=basis, system=system, gradient=gradient)
+        out = self.last(h)  # (V, out)
+        if self.outputs == "faces":
+            out = vertices_to_faces(out, batch)  # (F, out)
+        elif self.outputs == "global":
+            out = global_mean_pool(out, batch)  # (B, out)
+        if self.last_activation is not None:
+            out = self.last_activation(out)
+        return out

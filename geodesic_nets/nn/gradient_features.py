@@ -1,0 +1,170 @@
+"""Spatial gradient features (DiffusionNet style), invariant to the choice of tangent frames.
+
+Each channel's tangent gradient at a vertex is a complex number ``g = df/dx + i df/dy`` in that
+vertex's frame. A learned complex matrix ``A`` (C x C: a rotation and a scale between channels)
+maps ``g`` to ``A g``, and the feature is ``tanh(Re(conj(g) * (A g)))`` per channel. Rotating a
+vertex's frame by ``phi`` multiplies every ``g`` at that vertex by ``exp(-i phi)``; ``A`` is
+complex-linear, so the product ``conj(g) (A g)`` does not change: the features do not depend on the
+gauge.
+
+The two gradient operators are packed, rows interleaved, into one (2V, V) CSR matrix. Because the
+spatial operator G and the channel map A commute, ``A g = (G_x + i G_y)(x A^T)``: the channel
+mixing costs one real (V, C) x (C, 2C) GEMM, half of mixing the complex gradients directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..batch import MeshBatch
+from .sparse import CsrOperator
+
+__all__ = ["stacked_gradient", "gradient_features", "SpatialGradientFeatures"]
+
+
+def stacked_gradient(batch: MeshBatch) -> CsrOperator:
+    """Interleave ``batch.gradient_x`` and ``batch.gradient_y`` into one (2V, V) operator.
+
+    Row ``2 v`` is ``d/dx`` and row ``2 v + 1`` is ``d/dy`` at vertex v, so ``(op @ f).view(V, 2 C)``
+    is ``[df/dx | df/dy]``.
+
+    Returns
+    -------
+    CsrOperator, shape (2V, V)
+    """
+    gx, gy = batch.gradient_x.coalesce(), batch.gradient_y.coalesce()
+    ix, iy = gx.indices(), gy.indices()
+    rows = torch.cat([2 * ix[0], 2 * iy[0] + 1])
+    cols = torch.cat([ix[1], iy[1]])
+    vals = torch.cat([gx.values(), gy.values()])
+    n = batch.total_verts
+    stacked = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (2 * n, n), check_invariants=False)
+    return CsrOperator(stacked.coalesce())
+
+
+class _GradientFeatures(torch.autograd.Function):
+    """f = tanh(Re(conj(G d) * (A (G d)))) with A (G d) = G (d A^T): saves only d and f.
+
+    ``weight`` is ``[Re A^T | Im A^T]`` of shape (C, 2C). Spatial (G) and channel (A) maps commute,
+    so the channel mixing is one (V, C) x (C, 2C) GEMM on real features instead of a (V, 2C) x
+    (2C, 2C) GEMM on gradients (half the flops), and one sparse product gives every gradient:
+    ``G [d | d Re A^T | d Im A^T]``. The backward recomputes that (a GEMM and a sparse product)
+    rather than keeping six (V, C) intermediates alive.
+    """
+
+    @staticmethod
+    def _parts(d, weight, grad_op):
+        n, c = d.shape
+        pq = d @ weight  # [P | Q] = [d Re A^T | d Im A^T], (V, 2C)
+        y = grad_op.matrix @ torch.cat([d, pq], 1)  # (2V, 3C), rows interleaved x / y
+        y = y.view(n, 2, 3 * c)
+        gx, gy = y[:, 0, :c], y[:, 1, :c]  # (V, C) each
+        bre = y[:, 0, c : 2 * c] - y[:, 1, 2 * c :]  # Gx P - Gy Q
+        bim = y[:, 0, 2 * c :] + y[:, 1, c : 2 * c]  # Gx Q + Gy P
+        return gx, gy, bre, bim
+
+    @staticmethod
+    def forward(ctx, d, weight, grad_op):  # type: ignore[override]
+        gx, gy, bre, bim = _GradientFeatures._parts(d, weight, grad_op)
+        f = torch.tanh(gx * bre + gy * bim)  # (V, C)
+        ctx.grad_op = grad_op
+        ctx.save_for_backward(d, weight, f)
+        return f
+
+    @staticmethod
+    def backward(ctx, grad_f):  # type: ignore[override]
+        d, weight, f = ctx.saved_tensors
+        grad_op = ctx.grad_op
+        n, c = d.shape
+        gx, gy, bre, bim = _GradientFeatures._parts(d, weight, grad_op)
+        s = grad_f * (1.0 - f * f)  # d loss / d dots, (V, C)
+        z = torch.empty(n, 2, 3 * c, dtype=d.dtype, device=d.device)
+        torch.mul(s, bre, out=z[:, 0, :c])  # d/d gx
+        torch.mul(s, bim, out=z[:, 1, :c])  # d/d gy
+        torch.mul(s, gx, out=z[:, 0, c : 2 * c])  # d/dP = Gx^T (s gx) + Gy^T (s gy)
+        torch.mul(s, gy, out=z[:, 1, c : 2 * c])
+        z[:, 0, 2 * c :] = z[:, 1, c : 2 * c]  # d/dQ = Gx^T (s gy) - Gy^T (s gx)
+        torch.neg(z[:, 0, c : 2 * c], out=z[:, 1, 2 * c :])
+        r = grad_op.matrix_t @ z.view(2 * n, 3 * c)  # (V, 3C)
+        grad_pq = r[:, c:]  # (V, 2C)
+        grad_d = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_d = torch.addmm(r[:, :c], grad_pq, weight.t())  # (V, C)
+        if ctx.needs_input_grad[1]:
+            grad_weight = d.t() @ grad_pq  # (C, 2C)
+        return grad_d, grad_weight, None
+
+
+def gradient_features(x: torch.Tensor, weight_re: torch.Tensor, weight_im: torch.Tensor | None,
+                      gradient: CsrOperator) -> torch.Tensor:
+    """Functional form of :class:`SpatialGradientFeatures`.
+
+    Parameters
+    ----------
+    x : Tensor, shape (V, C)
+    weight_re, weight_im : Tensor, shape (C, C)
+        Real and imaginary parts of A (``weight_im=None``: A real).
+    gradient : CsrOperator, shape (2V, V)
+        :func:`stacked_gradient`.
+
+    Returns
+    -------
+    Tensor, shape (V, C)
+        ``tanh(Re(conj(g_c) (A g)_c))`` with ``g = (G_x + i G_y) x``.
+    """
+    if weight_im is None:
+        weight_im = torch.zeros_like(weight_re)
+    weight = torch.cat([weight_re.t(), weight_im.t()], 1).to(x.dtype)  # (C, 2C)
+    return _GradientFeatures.apply(x.contiguous(), weight, gradient)
+
+
+class SpatialGradientFeatures(nn.Module):
+    """``tanh(Re(conj(g) * (A g)))`` per channel, with g the complex tangent gradient of x.
+
+    Parameters
+    ----------
+    channels : int
+    rotations : bool
+        Learn a complex ``A`` (rotation and scale). With ``False``, ``A`` is real (a scale only).
+    """
+
+    def __init__(self, channels: int, *, rotations: bool = True) -> None:
+        super().__init__()
+        if channels < 1:
+            raise ValueError(f"channels must be >= 1, got {channels}")
+        self.channels = channels
+        self.rotations = bool(rotations)
+        bound = 1.0 / math.sqrt(channels)  # nn.Linear's default range
+        self.weight_re = nn.Parameter(torch.empty(channels, channels).uniform_(-bound, bound))
+        if self.rotations:
+            self.weight_im = nn.Parameter(torch.empty(channels, channels).uniform_(-bound, bound))
+        else:
+            self.register_parameter("weight_im", None)
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, rotations={self.rotations}"
+
+    def forward(self, x: torch.Tensor, batch: MeshBatch, *, gradient: CsrOperator | None = None) -> torch.Tensor:
+        """Gradient features of ``x``.
+
+        Parameters
+        ----------
+        x : Tensor, shape (V, C)
+        batch : MeshBatch
+        gradient : CsrOperator, shape (2V, V), optional
+            :func:`stacked_gradient` of the batch, shared by a model's layers; built when absent.
+
+        Returns
+        -------
+        Tensor, shape (V, C)
+            In (-1, 1).
+        """
+        if x.dim() != 2 or x.shape[1] != self.channels:
+            raise ValueError(f"expected x of shape (V, {self.channels}), got {tuple(x.shape)}")
+        op = gradient if gradient is not None else stacked_gradient(batch)
+        if op.shape != (2 * x.shape[0], x.shape[0]):
+            raise ValueError(f"gradient operator of shape {op.shape} does not fit x of shape {tuple(x.shape)}")
+        return gradient_features(x, self.weight_re, self.weight_im, op)
