@@ -247,7 +247,7 @@ def test_gradient_features_gauge_invariant(mixed_members):
 def test_gradient_features_are_not_trivially_constant(bumpy_ops):
     batch = MeshBatch.from_operators([bumpy_ops], dtype=F64)
     layer = SpatialGradientFeatures(4).double()
-    x = torch.as_tensor(bumpy_ops.verts[:, :1]).repeat(1, 4) * torch.arange(1, 5, dtype=F64)
+    x = torch.tensor(bumpy_ops.verts[:, :1]).repeat(1, 4) * torch.arange(1, 5, dtype=F64)
     out = layer(x, batch)
     assert float(out.detach().std()) > 1e-3
 
