@@ -17,6 +17,7 @@ from geodesic_nets.nn.patch import (
     ACNNConv,
     GCNNConv,
     MoNetConv,
+    PatchAggregate,
     PatchGather,
     PatchNet,
     aggregate_flat,
@@ -134,6 +135,19 @@ def test_gather_matches_flat_reference_forward_and_backward(batch, variable):
     torch.testing.assert_close(gx, rx, atol=1e-12, rtol=1e-12)
     # Padding slots are not weights of the flat layout (their gradient is that of a dummy).
     torch.testing.assert_close(gw[valid], rw[valid], atol=1e-12, rtol=1e-12)
+
+
+def test_gradcheck_patch_aggregate(batch):
+    b = _truncated(batch)
+    pg = PatchGather.from_batch(b)
+    sub = pg.index[:20] % 20  # a small self-contained problem (20 vertices)
+    x = _x(20, 3).requires_grad_()
+    w = (torch.rand(20, sub.shape[1], 4, dtype=F64) * pg.quadrature[:20, :, None]).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w: PatchAggregate.apply(x, w, sub), (x, w))
+    # Only one of the inputs requiring a gradient.
+    out = PatchAggregate.apply(x.detach(), w, sub)
+    (gw,) = torch.autograd.grad(out.sum(), w)
+    assert gw.shape == w.shape
 
 
 def test_gather_view_fields(batch):

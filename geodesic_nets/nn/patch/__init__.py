@@ -9,12 +9,13 @@ from .gauge import rotate_gauge, wrap_angle
 from .gcnn import GCNNConv
 from .monet import MoNetConv
 from .network import PatchNet, mass_weighted_mean
-from .patch_operator import PatchGather, aggregate_flat
+from .patch_operator import PatchAggregate, PatchGather, aggregate_flat
 
 __all__ = [
     "ACNNConv",
     "GCNNConv",
     "MoNetConv",
+    "PatchAggregate",
     "PatchGather",
     "PatchNet",
     "aggregate_flat",

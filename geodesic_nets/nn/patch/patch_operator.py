@@ -35,7 +35,7 @@ import torch
 from ...batch import MeshBatch
 from ...errors import GeodesicNetsError
 
-__all__ = ["PatchGather", "aggregate_flat"]
+__all__ = ["PatchAggregate", "PatchGather", "aggregate_flat"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,8 +171,50 @@ class PatchGather:
             raise ValueError(f"x has {x.shape[0]} rows, the batch has {self.num_verts} vertices")
         if weights.shape[:2] != self.index.shape:
             raise ValueError(f"weights must have shape (V, K, S) = {tuple(self.index.shape)} + (S,), got {tuple(weights.shape)}")
-        gathered = x[self.index]  # (V, K, C)
-        return torch.bmm(weights.transpose(1, 2), gathered)  # (V, S, C)
+        return PatchAggregate.apply(x, weights, self.index)
+
+
+class PatchAggregate(torch.autograd.Function):
+    """``out[v] = weights[v]^T x[index[v]]`` as contiguous batched products, forward and backward.
+
+    Autograd through ``torch.bmm`` of transposed views falls back to one small product per vertex
+    on the CPU; here every ``bmm`` gets contiguous operands, and the gathered features ``x[index]``
+    (V, K, C) are recomputed in the backward instead of being saved (memory ``O(V C + V K S)``
+    kept per layer). First derivatives only.
+
+    Parameters (of ``apply``)
+    -------------------------
+    x : Tensor, shape (V, C)
+    weights : Tensor, shape (V, K, S)
+    index : Tensor, shape (V, K), int64
+
+    Returns
+    -------
+    Tensor, shape (V, S, C)
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        nv, k = index.shape
+        flat = index.reshape(-1)
+        gathered = x.index_select(0, flat).view(nv, k, x.shape[1])  # (V, K, C)
+        ctx.save_for_backward(x, weights, flat)
+        return torch.bmm(weights.transpose(1, 2).contiguous(), gathered)  # (V, S, C)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, weights, flat = ctx.saved_tensors
+        nv, k, _ = weights.shape
+        grad = grad.contiguous()  # (V, S, C)
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            g_gathered = torch.bmm(weights.contiguous(), grad)  # (V, K, C)
+            grad_x = torch.zeros_like(x).index_add_(0, flat, g_gathered.view(nv * k, -1))
+        if ctx.needs_input_grad[1]:
+            gathered = x.index_select(0, flat).view(nv, k, x.shape[1])  # (V, K, C)
+            grad_w = torch.bmm(gathered, grad.transpose(1, 2).contiguous())  # (V, K, S)
+        return grad_x, grad_w, None
 
 
 def aggregate_flat(

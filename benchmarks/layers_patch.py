@@ -1,0 +1,139 @@
+"""Speed and memory of the patch networks (MoNet, GCNN) on one CPU thread.
+
+For tori of about 5k, 20k and 100k vertices and a batch of 8 x 5k (patch_size 16), times a
+``PatchNet`` forward and forward+backward (median of ``--repeats``) and the peak memory of one
+forward+backward above the resident set before it (each configuration runs in a fresh process so
+that ``ru_maxrss`` is its own). When ``torch_geometric`` is importable the same network built from
+PyG's ``GMMConv`` on the patch graph (mean aggregation, pseudo-coordinates ``(rho, theta)``) is
+timed too; otherwise that row is skipped.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/layers_patch.py [--sizes 5000 20000 100000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+from geodesic_nets import primitives  # noqa: E402
+from geodesic_nets.batch import MeshBatch  # noqa: E402
+from geodesic_nets.nn.patch import PatchGather, PatchNet  # noqa: E402
+from geodesic_nets.operators import compute_operators  # noqa: E402
+
+WIDTH, LAYERS, IN, OUT, PATCH = 32, 4, 16, 8, 16
+
+
+def _torus(n: int, seed: int = 0):
+    n_minor = max(int(round((n / 2) ** 0.5)), 3)
+    return primitives.torus(max(n // n_minor, 3), n_minor, minor_radius=0.3 + 0.01 * seed)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _PygNet(torch.nn.Module):
+    """Same residual layout as PatchNet with PyG GMMConv layers on the patch graph."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torch_geometric.nn import GMMConv
+
+        self.lin_in = torch.nn.Linear(IN, WIDTH)
+        self.layers = torch.nn.ModuleList(GMMConv(WIDTH, WIDTH, dim=2, kernel_size=8) for _ in range(LAYERS))
+        self.lin_out = torch.nn.Linear(WIDTH, OUT)
+
+    def forward(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
+        pg = PatchGather.from_batch(batch)
+        keep = pg.quadrature > 0
+        src = pg.index[keep]
+        dst = torch.arange(pg.num_verts)[:, None].expand_as(pg.index)[keep]
+        edge_index = torch.stack([src, dst])  # (2, P) neighbour -> centre
+        pseudo = torch.stack([pg.rho[keep], pg.theta[keep]], 1)  # (P, 2)
+        h = torch.relu(self.lin_in(x))
+        for layer in self.layers:
+            h = h + torch.relu(layer(h, edge_index, pseudo))
+        return self.lin_out(h)
+
+
+def _one(model_name: str, sizes: list[int], repeats: int) -> dict:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    members = [compute_operators(_torus(n, i), k_eig=16, patch_size=PATCH) for i, n in enumerate(sizes)]
+    batch = MeshBatch.from_operators(members, dtype=torch.float32)
+    x = torch.randn(batch.total_verts, IN)
+    if model_name == "pyg_gmm":
+        net = _PygNet()
+    else:
+        net = PatchNet(model_name, IN, OUT, width=WIDTH, n_layers=LAYERS)
+    fwd, fb = [], []
+    with torch.no_grad():
+        net(x, batch)  # warm-up
+    base = _rss_bytes()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            net(x, batch)
+        fwd.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        net(x, batch).square().mean().backward()
+        fb.append(time.perf_counter() - t0)
+        net.zero_grad(set_to_none=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return dict(
+        V=batch.total_verts,
+        P=len(batch.patch_center),
+        fwd_ms=1e3 * statistics.median(fwd),
+        fwd_bwd_ms=1e3 * statistics.median(fb),
+        peak_mib=max(peak - base, 0) / 2**20,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000, 100000])
+    ap.add_argument("--batch", type=int, default=8, help="members of the batched configuration (each 5k)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        model, sizes = args.child
+        print(json.dumps(_one(model, [int(s) for s in sizes.split(",")], args.repeats)))
+        return
+    try:
+        import torch_geometric  # noqa: F401
+
+        models = ["monet", "gcnn", "pyg_gmm"]
+    except ImportError:
+        models = ["monet", "gcnn"]
+        print("torch_geometric not importable: skipping the GMMConv comparison")
+    configs = [(f"{n // 1000}k", [n]) for n in args.sizes] + [(f"{args.batch}x5k", [5000] * args.batch)]
+    print(f"PatchNet width={WIDTH} layers={LAYERS} in={IN} out={OUT} patch_size={PATCH}, float32, 1 thread, "
+          f"median of {args.repeats}; peak = max RSS during the runs minus RSS before them")
+    print(f"{'model':8s} {'config':7s} {'V':>8s} {'P':>9s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'peak MiB':>9s}")
+    for name, sizes in configs:
+        for model in models:
+            cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--child", model, ",".join(map(str, sizes))]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                print(f"{model:8s} {name:7s} failed: {res.stderr.strip().splitlines()[-1:]}")
+                continue
+            r = json.loads(res.stdout.strip().splitlines()[-1])
+            print(f"{model:8s} {name:7s} {r['V']:8d} {r['P']:9d} {r['fwd_ms']:9.1f} {r['fwd_bwd_ms']:11.1f} {r['peak_mib']:9.1f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
