@@ -1,6 +1,7 @@
 """Benchmark of the gauge-equivariant network (geodesic_nets.nn.gauge) on one CPU thread.
 
-For each size: forward and forward+backward wall time (median over repeats) and the peak
+For each size: forward and forward+backward time (median over repeats; wall clock and the
+process CPU time, which is what to read on a shared, loaded machine) and the peak
 resident memory added by a forward+backward (each case runs in a fresh subprocess, so the
 ``ru_maxrss`` high-water mark is its own). Network: ``GaugeEquivariantNet`` with 16 scalar
 inputs, hidden type orders 0..2 with 16 multiplicities each (80 channels), regular nonlinearity
@@ -51,17 +52,19 @@ def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: 
         FieldType.scalars(16), FieldType.regular(2, 16), 8, n_layers=layers, outputs="vertices", nonlinearity=nonlinearity
     )
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fwd, fb = [], []
+    fwd, fb, fwd_cpu, fb_cpu = [], [], [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with torch.no_grad():
             net(x, batch)
         fwd.append(time.perf_counter() - t0)
+        fwd_cpu.append(time.process_time() - c0)
     for _ in range(repeats):
         net.zero_grad(set_to_none=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         net(x, batch).square().mean().backward()
         fb.append(time.perf_counter() - t0)
+        fb_cpu.append(time.process_time() - c0)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return dict(
         V=batch.total_verts,
@@ -69,6 +72,8 @@ def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: 
         meshes=n_meshes,
         fwd=statistics.median(fwd),
         fwd_bwd=statistics.median(fb),
+        fwd_cpu=statistics.median(fwd_cpu),
+        fwd_bwd_cpu=statistics.median(fb_cpu),
         peak_mb=(rss1 - rss0) / 1024.0,
     )
 
@@ -91,12 +96,14 @@ def main() -> None:
         b, v = (int(t) for t in a.batch.split("x"))
         cases.append((b, v))
     print(f"GaugeEquivariantNet, {a.layers} layers, types 16x(0,1,2) = 80 channels, {a.nonlinearity} nonlinearity, float32, 1 thread")
-    print(f"{'meshes x V':>12} {'V total':>9} {'E':>9} {'fwd [s]':>9} {'fwd+bwd [s]':>12} {'peak [MB]':>10}")
+    print(f"{'meshes x V':>12} {'V total':>9} {'E':>9} {'fwd wall/cpu [s]':>17} {'fwd+bwd wall/cpu [s]':>21} {'peak [MB]':>10}")
     for b, v in cases:
         cmd = [sys.executable, __file__, "--case", f"{b}x{v}", "--layers", str(a.layers), "--repeats", str(a.repeats),
                "--nonlinearity", a.nonlinearity]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {r['fwd']:>9.3f} {r['fwd_bwd']:>12.3f} {r['peak_mb']:>10.0f}", flush=True)
+        fwd = f"{r['fwd']:.3f} / {r['fwd_cpu']:.3f}"
+        fb = f"{r['fwd_bwd']:.3f} / {r['fwd_bwd_cpu']:.3f}"
+        print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {fwd:>17} {fb:>21} {r['peak_mb']:>10.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,9 @@ class GaugeConv(nn.Module):
             u = (rad[:, :, None] * u[:, None, :]).reshape(E, -1)  # (E, R C_in)
         y = u @ self.weight  # (E, C_out), edge frame
         # weighted, rotated by m theta into the centre's frame, summed over each centre's edges
-        out = rotate_scatter(y, geometry.centre, geometry.weight, geometry.out_phase, self.out_type, V)  # (V, C_out)
+        out = rotate_scatter(
+            y, geometry.centre, geometry.weight, geometry.out_phase, self.out_type, V, overwrite_input=True
+        )  # (V, C_out); y is a matmul output nothing else reads
         S = self.self_matrix()
         if S is not None:
             out = out + x @ S.T

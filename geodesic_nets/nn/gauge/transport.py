@@ -43,8 +43,6 @@ class EdgeGeometry:
         V.
     max_order : int
         Largest irrep order the cos/sin tables cover.
-    cos_theta, sin_theta, cos_alpha, sin_alpha : Tensor, shape (E, max_order)
-        ``cos(m theta)`` etc. for m = 1..max_order.
     in_phase : Tensor, shape (E, max_order), complex
         ``exp(-i m alpha)``: takes the neighbour's order-m pairs to the edge frame.
     out_phase : Tensor, shape (E, max_order), complex
@@ -60,10 +58,6 @@ class EdgeGeometry:
     neighbor: torch.Tensor
     num_verts: int
     max_order: int
-    cos_theta: torch.Tensor
-    sin_theta: torch.Tensor
-    cos_alpha: torch.Tensor
-    sin_alpha: torch.Tensor
     in_phase: torch.Tensor
     out_phase: torch.Tensor
     weight: torch.Tensor
@@ -113,10 +107,6 @@ class EdgeGeometry:
             neighbor=dst,
             num_verts=V,
             max_order=max_order,
-            cos_theta=cos_t,
-            sin_theta=sin_t,
-            cos_alpha=cos_a,
-            sin_alpha=sin_a,
             in_phase=torch.complex(cos_a, -sin_a),
             out_phase=torch.complex(cos_t, sin_t) * weight[:, None],
             weight=weight,
@@ -127,37 +117,6 @@ class EdgeGeometry:
     @property
     def num_edges(self) -> int:
         return int(self.centre.shape[0])
-
-    def to_edge_frame(self, x: torch.Tensor, field_type: FieldType) -> torch.Tensor:
-        """Neighbour features in the gauge-invariant edge-aligned frame.
-
-        Parameters
-        ----------
-        x : Tensor, shape (V, C)
-
-        Returns
-        -------
-        Tensor, shape (E, C)
-            Order-m pairs of ``x[neighbor]`` rotated by ``R(-m alpha)``.
-        """
-        self.check_order(field_type)
-        xq = x[self.neighbor]  # (E, C)
-        return rotate_irreps(xq, None, field_type, cos_sin=(self.cos_alpha, -self.sin_alpha))
-
-    def from_edge_frame(self, y: torch.Tensor, field_type: FieldType) -> torch.Tensor:
-        """Rotate per-edge features from the edge-aligned frame into the centre's frame.
-
-        Parameters
-        ----------
-        y : Tensor, shape (E, C)
-
-        Returns
-        -------
-        Tensor, shape (E, C)
-            Order-m pairs rotated by ``R(m theta)``.
-        """
-        self.check_order(field_type)
-        return rotate_irreps(y, None, field_type, cos_sin=(self.cos_theta, self.sin_theta))
 
     def check_order(self, field_type: FieldType) -> None:
         """Raise ValueError when ``field_type`` has orders beyond the tables."""
@@ -218,8 +177,8 @@ def _gather_rotate_impl(x, index, phase0, phase, field_type):
     return z
 
 
-def _rotate_scatter_impl(y, index, phase0, phase, field_type, num_rows):
-    z = y.contiguous().clone()  # (E, C)
+def _rotate_scatter_impl(y, index, phase0, phase, field_type, num_rows, overwrite=False):
+    z = y if overwrite and y.is_contiguous() else y.contiguous().clone()  # (E, C)
     _rotate_(z, phase0, phase, field_type)
     return y.new_zeros(num_rows, y.shape[1]).index_add_(0, index, z)  # (N, C)
 
@@ -248,10 +207,10 @@ class _GatherRotate(torch.autograd.Function):
 
 class _RotateScatter(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, y, index, phase0, phase, field_type, num_rows):
+    def forward(ctx, y, index, phase0, phase, field_type, num_rows, overwrite):
         ctx.save_for_backward(index, phase0, phase)
         ctx.field_type = field_type
-        return _rotate_scatter_impl(y, index, phase0, phase, field_type, num_rows)
+        return _rotate_scatter_impl(y, index, phase0, phase, field_type, num_rows, overwrite)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -261,7 +220,7 @@ class _RotateScatter(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             p0, p = _conj(phase0, phase)
             gy = _gather_rotate_impl(g.contiguous(), index, p0, p, ctx.field_type)
-        return gy, None, None, None, None, None
+        return gy, None, None, None, None, None, None
 
 
 def _check_phases(x, index, phase0, phase, field_type, what):
@@ -304,6 +263,8 @@ def rotate_scatter(
     phase: torch.Tensor,
     field_type: FieldType,
     num_rows: int,
+    *,
+    overwrite_input: bool = False,
 ) -> torch.Tensor:
     """``out[index[e]] += rotate(y[e])``: rotate as in :func:`gather_rotate`, then scatter-add.
 
@@ -316,10 +277,13 @@ def rotate_scatter(
     field_type : FieldType
     num_rows : int
         N.
+    overwrite_input : bool
+        Rotate ``y`` in place instead of a copy (saves one (E, C) pass). Only for a temporary
+        that nothing else reads and autograd does not save (e.g. a matmul output).
 
     Returns
     -------
     Tensor, shape (N, C)
     """
     _check_phases(y, index, phase0, phase, field_type, "y")
-    return _RotateScatter.apply(y, index, phase0, phase, field_type, num_rows)
+    return _RotateScatter.apply(y, index, phase0, phase, field_type, num_rows, bool(overwrite_input))
