@@ -295,6 +295,21 @@ def test_patchnet_global_rigid_and_permutation(bumpy, ops):
     assert_permutation_equivariant(net, bumpy, _hks(ops), per="mesh", operator_kwargs=OPK)
 
 
+@pytest.mark.parametrize(
+    "kind, kw, step",
+    [("gcnn", dict(rotation="fourier"), None), ("monet", dict(coords="rho"), None), ("gcnn", dict(n_theta=6), math.pi / 3),
+     ("acnn", dict(n_theta=4), math.pi / 4)],
+)
+@torch.no_grad()
+def test_patchnet_gauge_invariance(members, kind, kw, step):
+    torch.manual_seed(0)
+    net = PatchNet(kind, 3, 2, width=8, n_layers=2, layer_kwargs=kw).double()
+    b = MeshBatch.from_operators(members, dtype=F64)
+    x = _x(b.total_verts, 3)
+    phi = _phi_any(b.total_verts) if step is None else _phi_multiples(b.total_verts, step)
+    torch.testing.assert_close(net(x, rotate_gauge(b, phi)), net(x, b), atol=1e-12, rtol=1e-10)
+
+
 def test_mass_weighted_mean(members):
     b = MeshBatch.from_operators(members, dtype=F64)
     x = torch.ones(b.total_verts, 2, dtype=F64)
