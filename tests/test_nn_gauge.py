@@ -372,6 +372,21 @@ def test_gauge_transform_batch_keeps_geometry(batch2):
     assert torch.allclose(torch.cross(gb.basis_x, gb.basis_y, dim=1), batch2.normals, atol=1e-10)
 
 
+def test_gauge_transform_batch_patches():
+    ops = compute_operators(primitives.bumpy_sphere(1, seed=5), k_eig=8, patch_size=6)
+    batch = MeshBatch.from_operators([ops], dtype=D)
+    phi = _randn(batch.total_verts, seed=6)
+    gb = gauge_transform_batch(batch, phi)
+
+    def patch_dir(b):
+        c = b.patch_center
+        return torch.cos(b.patch_theta)[:, None] * b.basis_x[c] + torch.sin(b.patch_theta)[:, None] * b.basis_y[c]
+
+    assert torch.allclose(patch_dir(gb), patch_dir(batch), atol=1e-10)
+    assert bool((gb.patch_theta > -math.pi).all() and (gb.patch_theta <= math.pi).all())
+    assert not torch.allclose(gb.patch_theta, batch.patch_theta)
+
+
 # ---------------------------------------------------------------------------------- nonlinearities
 def test_norm_nonlinearity_exact(batch2):
     ft = FieldType((3, 2, 1))
@@ -472,7 +487,9 @@ def test_net_batch_permutation_rigid(bumpy_ops, bumpy_ops2):
     torch.manual_seed(0)
     for outputs, per in (("vertices", "vertex"), ("global", "mesh")):
         net = GaugeEquivariantNet(FieldType.scalars(8), FieldType((4, 4, 2)), 3, n_layers=2, outputs=outputs, nonlinearity="norm", weighting="mass", n_radial=2).double()
-        testing.assert_batch_consistent(net, [bumpy_ops, bumpy_ops2], [_hks(bumpy_ops), _hks(bumpy_ops2)], per=per)
+        cloud = compute_operators(primitives.sphere_point_cloud(300, seed=1), k_eig=16)
+        members = [bumpy_ops, cloud, bumpy_ops2]
+        testing.assert_batch_consistent(net, members, [_hks(m) for m in members], per=per)
         x = _hks(bumpy_ops)
         testing.assert_permutation_equivariant(net, surf, x, per=per, operator_kwargs=dict(k_eig=16), seed=1)
         testing.assert_rigid_invariant(net, surf, x, per=per, operator_kwargs=dict(k_eig=16), seed=2)
