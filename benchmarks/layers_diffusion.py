@@ -3,7 +3,8 @@
 Usage (one thread, as everywhere on the shared 2-core machines)::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/layers_diffusion.py \
-        [--sizes 5000 20000 100000] [--batch 8x5000] [--repeats 5] [--diffusion spectral]
+        [--sizes 5000 20000 100000] [--batch 8x5000] [--repeats 5] [--diffusion spectral] \
+        [--impls ours reference]
 
 Meshes are bumpy tori of about the requested vertex count (``benchmarks/precompute.py``); their
 operators are computed once and kept in an operator cache (``--cache``, default a temporary
@@ -12,6 +13,9 @@ the batch, records its resident memory, and times the network: the median of ``-
 the forward (eval mode, no grad) and of forward + backward (train mode, dropout 0.5, summed output
 as loss). "peak MB" is the growth of the subprocess's ru_maxrss over its level before the first
 network call, i.e. the memory of the activations and the autograd graph.
+
+``reference`` is the same network written the straightforward way (see ``_reference_model``), run
+under the same conditions for a like-for-like ratio on a shared machine.
 """
 
 from __future__ import annotations
@@ -43,7 +47,57 @@ def _surfaces(spec: str):
     return [bumpy_torus(int(spec))]
 
 
-def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int) -> dict:
+def _reference_model(in_channels: int, out_channels: int, width: int = 128, n_blocks: int = 4):
+    """DiffusionNet written the straightforward way (as its reference implementation is organised):
+    COO ``torch.sparse.mm`` for the two gradients, per-mesh spectral projections, four real C x C
+    linear maps for the complex gradient mixing, ``torch.cat`` + ``nn.Dropout`` MLP."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.time = nn.Parameter(torch.zeros(c))
+            self.a_re = nn.Linear(c, c, bias=False)
+            self.a_im = nn.Linear(c, c, bias=False)
+            self.mlp = nn.Sequential(nn.Linear(3 * c, c), nn.ReLU(), nn.Dropout(0.5), nn.Linear(c, c), nn.ReLU(),
+                                     nn.Dropout(0.5), nn.Linear(c, c))
+
+        def forward(self, x, batch):
+            with torch.no_grad():
+                self.time.data = torch.clamp(self.time, min=1e-8)
+            outs = []
+            sizes = batch.num_verts.tolist()
+            for b, (xb, phi, m) in enumerate(zip(torch.split(x, sizes), torch.split(batch.evecs, sizes),
+                                                 torch.split(batch.mass, sizes))):
+                coefs = phi.t() @ (xb * m[:, None])
+                coefs = coefs * torch.exp(-batch.evals[b][:, None] * self.time[None, :])
+                outs.append(phi @ coefs)
+            d = torch.cat(outs)
+            gx = torch.sparse.mm(batch.gradient_x, d)
+            gy = torch.sparse.mm(batch.gradient_y, d)
+            bre = self.a_re(gx) - self.a_im(gy)
+            bim = self.a_re(gy) + self.a_im(gx)
+            f = torch.tanh(gx * bre + gy * bim)
+            return x + self.mlp(torch.cat([x, d, f], 1))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = nn.Linear(in_channels, width)
+            self.blocks = nn.ModuleList(Block(width) for _ in range(n_blocks))
+            self.last = nn.Linear(width, out_channels)
+
+        def forward(self, x, batch):
+            h = self.first(x)
+            for blk in self.blocks:
+                h = blk(h, batch)
+            return self.last(h)
+
+    return Net()
+
+
+def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impl: str) -> dict:
     import torch
 
     from geodesic_nets import compute_operators
@@ -56,7 +110,10 @@ def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int) -> d
     del ops
     torch.manual_seed(0)
     x = torch.randn(batch.total_verts, 16)
-    model = DiffusionNet(16, 8, width=128, n_blocks=4, diffusion=diffusion, dropout=0.5)
+    if impl == "ours":
+        model = DiffusionNet(16, 8, width=128, n_blocks=4, diffusion=diffusion, dropout=0.5)
+    else:
+        model = _reference_model(16, 8)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MB (Linux: kB)
 
     def fwd() -> None:
@@ -69,7 +126,7 @@ def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int) -> d
         model.zero_grad(set_to_none=True)
         model(x, batch).sum().backward()
 
-    out = {"spec": spec, "V": batch.total_verts}
+    out = {"spec": spec, "V": batch.total_verts, "impl": impl}
     for name, fn in (("fwd_bwd", fwd_bwd), ("fwd", fwd)):
         fn()  # warm-up
         times = []
@@ -91,11 +148,13 @@ def main() -> None:
     ap.add_argument("--diffusion", default="spectral", choices=["spectral", "implicit"])
     ap.add_argument("--k-eig", type=int, default=128)
     ap.add_argument("--cache", default=None)
+    ap.add_argument("--impls", nargs="*", default=["ours", "reference"], choices=["ours", "reference"])
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
     args = ap.parse_args()
     cache = args.cache or os.path.join(tempfile.gettempdir(), "geodesic_nets_bench_cache")
     if args.child:
-        print(json.dumps(_child(args.child, cache, args.repeats, args.diffusion, args.k_eig)))
+        print(json.dumps(_child(args.child, cache, args.repeats, args.diffusion, args.k_eig, args.impl)))
         return
 
     from geodesic_nets import compute_operators
@@ -104,17 +163,17 @@ def main() -> None:
     for spec in [*args.sizes, *args.batch]:
         for s in _surfaces(spec):  # fill the cache outside the timed subprocess
             compute_operators(s, k_eig=args.k_eig, cache=cache)
-        cmd = [sys.executable, __file__, "--child", spec, "--repeats", str(args.repeats),
-               "--diffusion", args.diffusion, "--k-eig", str(args.k_eig), "--cache", cache]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        r = rows[-1]
-        print(f"done {r['spec']}", file=sys.stderr)
+        for impl in args.impls:
+            cmd = [sys.executable, __file__, "--child", spec, "--repeats", str(args.repeats), "--impl", impl,
+                   "--diffusion", args.diffusion, "--k-eig", str(args.k_eig), "--cache", cache]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+            print(f"done {spec} {impl}", file=sys.stderr)
     print(f"DiffusionNet width 128 x 4 blocks, k_eig {args.k_eig}, {args.diffusion}, float32, 1 thread, "
           f"median of {args.repeats}")
-    print(f"{'mesh':>10} {'V':>8} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}")
+    print(f"{'mesh':>10} {'V':>8} {'impl':>10} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}")
     for r in rows:
-        print(f"{r['spec']:>10} {r['V']:>8} {r['fwd']:>8.3f} {r['fwd_bwd']:>10.3f} {r['peak_mb']:>9.0f}")
+        print(f"{r['spec']:>10} {r['V']:>8} {r['impl']:>10} {r['fwd']:>8.3f} {r['fwd_bwd']:>10.3f} {r['peak_mb']:>9.0f}")
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def _cg_solve(
     t = time[None, :]  # (1, C)
 
     def apply(u: torch.Tensor) -> torch.Tensor:
-        return m * u + (system.laplacian.matrix @ u) * t  # (V, C)
+        return m * u + system.laplacian.mm(u) * t  # (V, C)
 
     inv_diag = 1.0 / (m + system.laplacian_diag[:, None] * t)  # (V, C)
     u = rhs * inv_diag  # initial guess: one Jacobi step, (V, C)
@@ -178,7 +178,7 @@ class _ImplicitDiffusion(torch.autograd.Function):
         grad_x = system.mass[:, None] * w if ctx.needs_input_grad[0] else None
         grad_t = None
         if ctx.needs_input_grad[1]:
-            grad_t = -(w * (system.laplacian.matrix @ u)).sum(0)  # (C,)
+            grad_t = -(w * system.laplacian.mm(u)).sum(0)  # (C,)
         return grad_x, grad_t, None, None, None
 
 

@@ -49,22 +49,22 @@ class _GradientFeatures(torch.autograd.Function):
     """f = tanh(Re(conj(G d) * (A (G d)))) with A (G d) = G (d A^T): saves only d and f.
 
     ``weight`` is ``[Re A^T | Im A^T]`` of shape (C, 2C). Spatial (G) and channel (A) maps commute,
-    so the channel mixing is one (V, C) x (C, 2C) GEMM on real features instead of a (V, 2C) x
-    (2C, 2C) GEMM on gradients (half the flops), and one sparse product gives every gradient:
-    ``G [d | d Re A^T | d Im A^T]``. The backward recomputes that (a GEMM and a sparse product)
-    rather than keeping six (V, C) intermediates alive.
+    so the channel mixing is two (V, C) x (C, C) GEMMs on real features instead of a (V, 2C) x
+    (2C, 2C) GEMM on gradients (half the flops), then sparse products give every gradient:
+    ``G d``, ``G (d Re A^T)``, ``G (d Im A^T)``. The backward recomputes those rather than keeping
+    six (V, C) intermediates alive.
     """
 
     @staticmethod
     def _parts(d, weight, grad_op):
         n, c = d.shape
-        pq = d @ weight  # [P | Q] = [d Re A^T | d Im A^T], (V, 2C)
-        y = grad_op.matrix @ torch.cat([d, pq], 1)  # (2V, 3C), rows interleaved x / y
-        y = y.view(n, 2, 3 * c)
-        gx, gy = y[:, 0, :c], y[:, 1, :c]  # (V, C) each
-        bre = y[:, 0, c : 2 * c] - y[:, 1, 2 * c :]  # Gx P - Gy Q
-        bim = y[:, 0, 2 * c :] + y[:, 1, c : 2 * c]  # Gx Q + Gy P
-        return gx, gy, bre, bim
+        a = grad_op.mm  # (2V, V)
+        g = a(d).view(n, 2, c)  # [gx, gy]
+        gp = a(d @ weight[:, :c]).view(n, 2, c)  # G P, P = d Re A^T
+        gq = a(d @ weight[:, c:]).view(n, 2, c)  # G Q, Q = d Im A^T
+        bre = gp[:, 0] - gq[:, 1]  # Gx P - Gy Q
+        bim = gq[:, 0] + gp[:, 1]  # Gx Q + Gy P
+        return g[:, 0], g[:, 1], bre, bim
 
     @staticmethod
     def forward(ctx, d, weight, grad_op):  # type: ignore[override]
@@ -88,7 +88,7 @@ class _GradientFeatures(torch.autograd.Function):
         torch.mul(s, gy, out=z[:, 1, c : 2 * c])
         z[:, 0, 2 * c :] = z[:, 1, c : 2 * c]  # d/dQ = Gx^T (s gy) - Gy^T (s gx)
         torch.neg(z[:, 0, c : 2 * c], out=z[:, 1, 2 * c :])
-        r = grad_op.matrix_t @ z.view(2 * n, 3 * c)  # (V, 3C)
+        r = grad_op.mm_t(z.view(2 * n, 3 * c))  # (V, 3C)
         grad_pq = r[:, c:]  # (V, 2C)
         grad_d = grad_weight = None
         if ctx.needs_input_grad[0]:
