@@ -197,6 +197,8 @@ def test_gather_rotate_matches_reference_and_gradcheck(mult):
     assert torch.autograd.gradcheck(lambda b: rotate_scatter(b, idx, scale, ph, ft, N), (yg,))
     with pytest.raises(TypeError, match="complex"):
         gather_rotate(x, idx, None, ph.real.contiguous(), ft)
+    with pytest.raises(TypeError, match="dtype"):
+        gather_rotate(x.float(), idx, None, ph, ft)
 
 
 # ---------------------------------------------------------------------------------- convolution
@@ -515,4 +517,14 @@ def test_conv_cuda_matches_cpu(batch2):
     x = _randn(batch2.total_verts, it.dim)
     ref = conv(x, batch2)
     out = conv.to("cuda")(x.cuda(), batch2.to("cuda"))
+    assert torch.allclose(out.cpu(), ref, atol=1e-10)
+
+
+@pytest.mark.cuda
+def test_net_cuda_matches_cpu(batch2, bumpy_ops, bumpy_ops2):
+    torch.manual_seed(0)
+    net = GaugeEquivariantNet(FieldType.scalars(8), FieldType.regular(2, 4), 3, n_layers=2, outputs="global").double()
+    x = torch.cat([_hks(bumpy_ops), _hks(bumpy_ops2)])
+    ref = net(x, batch2)
+    out = net.to("cuda")(x.cuda(), batch2.to("cuda"))
     assert torch.allclose(out.cpu(), ref, atol=1e-10)

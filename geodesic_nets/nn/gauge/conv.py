@@ -131,7 +131,7 @@ class GaugeConv(nn.Module):
         )  # (V, C_out); y is a matmul output nothing else reads
         S = self.self_matrix()
         if S is not None:
-            out = out + x @ S.T
+            out = torch.addmm(out, x, S.T)  # self-interaction (rho = 0 kernel)
         if self.bias is not None:
             sl = self.out_type.slice(0)
             out = torch.cat((out[:, sl] + self.bias, out[:, sl.stop :]), dim=1)

@@ -231,6 +231,10 @@ def _check_phases(x, index, phase0, phase, field_type, what):
         raise ValueError("index, phase0 and phase must have the same number of rows E")
     if not phase.is_complex():
         raise TypeError(f"phase must be complex, got {phase.dtype}")
+    if phase.real.dtype != x.dtype or (phase0 is not None and phase0.dtype != x.dtype):
+        raise TypeError(
+            f"{what} is {x.dtype} but the phases are {phase.dtype}: build the batch / EdgeGeometry in the layer's dtype"
+        )
 
 
 def gather_rotate(
