@@ -15,6 +15,7 @@ from geodesic_nets.errors import GeodesicNetsError
 from geodesic_nets.geometry.descriptors import hks
 from geodesic_nets.nn.patch import (
     ACNNConv,
+    GaussianKernels,
     GCNNConv,
     MoNetConv,
     PatchAggregate,
@@ -148,6 +149,35 @@ def test_gradcheck_patch_aggregate(batch):
     out = PatchAggregate.apply(x.detach(), w, sub)
     (gw,) = torch.autograd.grad(out.sum(), w)
     assert gw.shape == w.shape
+
+
+@pytest.mark.parametrize("polar", [False, True])
+def test_gaussian_kernels_match_plain_autograd_and_gradcheck(batch, polar):
+    pg = PatchGather.from_batch(batch)
+    rho, theta, q = pg.rho[:15], pg.theta[:15], pg.quadrature[:15]
+    ang = (~pg.at_center[:15]).to(F64)
+    g = torch.Generator().manual_seed(0)
+    params = [torch.rand(5, dtype=F64, generator=g), torch.randn(5, dtype=F64, generator=g) * 0.3 - 1,
+              (torch.rand(5, dtype=F64, generator=g) * 2 - 1) * math.pi, torch.randn(5, dtype=F64, generator=g) * 0.3]
+    params = [p.requires_grad_() for p in (params if polar else params[:2])]
+
+    def fused(*ps):
+        return GaussianKernels.apply(rho, q, ps[0], ps[1], theta, ang, ps[2], ps[3]) if polar else GaussianKernels.apply(rho, q, *ps)
+
+    def plain(*ps):
+        e = ((rho[..., None] - ps[0]) / ps[1].exp()) ** 2
+        if polar:
+            e = e + ang[..., None] * (wrap_angle(theta[..., None] - ps[2]) / ps[3].exp()) ** 2
+        return q[..., None] * torch.exp(-0.5 * e)
+
+    out, ref = fused(*params), plain(*params)
+    torch.testing.assert_close(out, ref, atol=1e-14, rtol=1e-12)
+    gout = torch.randn_like(out)
+    for a, b in zip(torch.autograd.grad(out, params, gout), torch.autograd.grad(ref, params, gout)):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+    assert torch.autograd.gradcheck(fused, tuple(params))
+    with pytest.raises(ValueError, match="parameters only"):
+        GaussianKernels.apply(rho.clone().requires_grad_(), q, *params[:2])
 
 
 def test_gather_view_fields(batch):

@@ -7,13 +7,14 @@ built from operators computed with ``compute_operators(surface, patch_size=k)``.
 from .acnn import ACNNConv
 from .gauge import rotate_gauge, wrap_angle
 from .gcnn import GCNNConv
-from .monet import MoNetConv
+from .monet import GaussianKernels, MoNetConv
 from .network import PatchNet, mass_weighted_mean
 from .patch_operator import PatchAggregate, PatchGather, aggregate_flat
 
 __all__ = [
     "ACNNConv",
     "GCNNConv",
+    "GaussianKernels",
     "MoNetConv",
     "PatchAggregate",
     "PatchGather",

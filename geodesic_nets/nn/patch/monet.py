@@ -36,9 +36,63 @@ from ...batch import MeshBatch
 from .gauge import wrap_angle
 from .patch_operator import PatchGather
 
-__all__ = ["MoNetConv"]
+__all__ = ["GaussianKernels", "MoNetConv"]
 
 Coords = Literal["polar", "rho"]
+
+
+class GaussianKernels(torch.autograd.Function):
+    """Fused Gaussian mixture weights ``q * exp(-1/2 (z_rho^2 + a z_theta^2))``, shape (V, K, J).
+
+    ``z_rho = (rho - mu_rho) / sigma_rho`` and ``z_theta = wrap(theta - mu_theta) / sigma_theta``
+    (wrapped to ``(-pi, pi]``), ``sigma = exp(log_sigma)``. Nothing of size (V, K, J) is saved for
+    the backward (it is recomputed), which keeps a network's memory at the gathered features.
+    Gradients flow to the kernel parameters only; the geometry is a constant.
+
+    Parameters (of ``apply``)
+    -------------------------
+    rho, quadrature : Tensor, shape (V, K)
+    mu_rho, log_sigma_rho : Tensor, shape (J,)
+    theta, angular : Tensor, shape (V, K), optional
+        Polar angle and a 0/1 factor of the angular term (polar coordinates only).
+    mu_theta, log_sigma_theta : Tensor, shape (J,), optional
+    """
+
+    @staticmethod
+    def _terms(rho, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta):
+        inv_r = torch.exp(-log_sigma_rho)
+        z_r = (rho[..., None] - mu_rho) * inv_r  # (V, K, J)
+        expo = z_r * z_r
+        z_t = inv_t = None
+        if theta is not None:
+            inv_t = torch.exp(-log_sigma_theta)
+            z_t = wrap_angle(theta[..., None] - mu_theta) * inv_t * angular[..., None]  # (V, K, J)
+            expo = expo + z_t * z_t
+        return z_r, inv_r, z_t, inv_t, expo
+
+    @staticmethod
+    def forward(ctx, rho, quadrature, mu_rho, log_sigma_rho, theta=None, angular=None, mu_theta=None, log_sigma_theta=None):
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1] or (theta is not None and ctx.needs_input_grad[4]):
+            raise ValueError("GaussianKernels differentiates the kernel parameters only, not rho/theta/quadrature")
+        ctx.save_for_backward(rho, quadrature, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta)
+        *_, expo = GaussianKernels._terms(rho, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta)
+        return quadrature[..., None] * torch.exp(-0.5 * expo)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        rho, quadrature, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta = ctx.saved_tensors
+        z_r, inv_r, z_t, inv_t, expo = GaussianKernels._terms(
+            rho, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta
+        )
+        gw = grad * quadrature[..., None] * torch.exp(-0.5 * expo)  # (V, K, J)
+        g_mu_r = (gw * z_r).sum(dim=(0, 1)) * inv_r  # d expo/d mu = -2 z / sigma
+        g_ls_r = (gw * z_r * z_r).sum(dim=(0, 1))  # d expo/d log sigma = -2 z^2
+        g_mu_t = g_ls_t = None
+        if theta is not None:
+            g_mu_t = (gw * z_t).sum(dim=(0, 1)) * inv_t
+            g_ls_t = (gw * z_t * z_t).sum(dim=(0, 1))
+        return None, None, g_mu_r, g_ls_r, None, None, g_mu_t, g_ls_t
 
 
 class MoNetConv(nn.Module):
@@ -117,16 +171,14 @@ class MoNetConv(nn.Module):
         Tensor, shape (V, K, J)
             ``m_q w_j(u(v, q)) / sum_q m_q``.
         """
-        r = patches.rho[..., None]  # (V, K, 1)
-        expo = ((r - self.mu_rho) / torch.exp(self.log_sigma_rho)) ** 2  # (V, K, J)
-        if self.coords == "polar":
-            d = wrap_angle(patches.theta[..., None] - self.mu_theta)  # (V, K, J)
-            ang = (d / torch.exp(self.log_sigma_theta)) ** 2
-            expo = expo + torch.where(patches.at_center[..., None], torch.zeros_like(ang), ang)
-        w = torch.exp(-0.5 * expo)  # (V, K, J)
         q = patches.quadrature
         q = q / q.sum(dim=1, keepdim=True).clamp_min(torch.finfo(q.dtype).tiny)  # (V, K)
-        return w * q[..., None]
+        if self.coords == "polar":
+            angular = (~patches.at_center).to(q.dtype)  # the centre's angle is meaningless
+            return GaussianKernels.apply(
+                patches.rho, q, self.mu_rho, self.log_sigma_rho, patches.theta, angular, self.mu_theta, self.log_sigma_theta
+            )
+        return GaussianKernels.apply(patches.rho, q, self.mu_rho, self.log_sigma_rho)
 
     def forward(self, x: torch.Tensor, batch: MeshBatch, patches: PatchGather | None = None) -> torch.Tensor:
         """Apply the layer.
