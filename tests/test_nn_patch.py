@@ -287,6 +287,32 @@ def test_gauge_dependent_layers_follow_a_global_frame_rotation_of_the_kernels(ba
     torch.testing.assert_close(out_r, shifted(x, batch), atol=1e-12, rtol=1e-10)
 
 
+@torch.no_grad()
+@pytest.mark.parametrize("name", ["gcnn_max", "acnn_max"])
+def test_max_pooling_is_the_max_over_rolled_filters(batch, name):
+    """Slow obvious reference: the unpooled layer with its filter rolled along the angular axis."""
+    layer = _layer(name)
+    plain = GCNNConv(3, 4, rotation="none") if name == "gcnn_max" else ACNNConv(3, 4, n_theta=6, orientation="gauge")
+    plain = plain.double()
+    x = _x(batch.total_verts, 3)
+    outs = []
+    for s in range(layer.n_theta):
+        plain.weight.copy_(torch.roll(layer.weight, s, dims=-1))
+        plain.bias.copy_(layer.bias)
+        outs.append(plain(x, batch))
+    torch.testing.assert_close(layer(x, batch), torch.stack(outs).amax(0), atol=1e-13, rtol=1e-12)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("name", ["gcnn_max", "gcnn_none", "acnn_max", "acnn_gauge"])
+def test_normalized_bins_map_constants_to_constants(members, name):
+    """Every bin / kernel averages (weights sum to 1), so a constant input gives one output everywhere."""
+    b = MeshBatch.from_operators(members, dtype=F64)
+    layer = _layer(name)
+    out = layer(torch.ones(b.total_verts, 3, dtype=F64) * torch.tensor([0.5, -1.0, 2.0], dtype=F64), b)
+    torch.testing.assert_close(out, out[:1].expand_as(out), atol=1e-12, rtol=1e-10)
+
+
 # ---------------------------------------------------------------- batches and symmetries
 
 
