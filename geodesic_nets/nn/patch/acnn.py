@@ -31,7 +31,8 @@ the principal curvature direction); the output depends on the gauge.
 ``"max_pool"``: the filter is applied for its ``n_theta`` cyclic shifts along the orientation axis
 and the maximum is kept. The kernels are ``pi``-periodic in ``theta``, so a gauge rotation by a
 multiple of ``pi / n_theta`` permutes them cyclically: the output is exactly invariant to those
-rotations, approximately to others.
+rotations, approximately to others (relative L2 change of one random layer under random per-vertex
+gauges on a bumpy sphere: about 2e-5 on smooth HKS inputs, 0.03 on white noise, ``n_theta=8``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ Rotation handling (``rotation=``)
 ---------------------------------
 ``"max"`` (the paper's angular max pooling): ``out = max_s R(v, s)``. A change of gauge by a
 multiple of ``2 pi / n_theta`` permutes the angular bins cyclically, so the output is exactly
-gauge invariant for those rotations, and approximately for any other.
+gauge invariant for those rotations, and approximately for any other (measured relative L2 change
+of one random layer under uniformly random per-vertex gauges on a bumpy sphere: about 3e-4 on
+smooth HKS inputs and 0.16 on white-noise inputs for ``n_theta=8``, 0.08 for ``n_theta=16``).
 
 ``"fourier"`` (in the spirit of the paper's Fourier-transform-modulus variant, made exact): with
 ``W_m = rfft_t(W)`` and the patch operator's angular harmonics computed exactly from ``theta``,
@@ -38,6 +40,9 @@ n_theta``. A gauge rotation by ``phi`` multiplies every ``A_m(v)`` by ``e^{i m p
 
 is the bound ``max_alpha R(alpha) <= ...`` (tight when the harmonics' phases align): a smooth,
 exactly invariant stand-in for the angular max.
+
+Unlike the binned operator, the harmonics ``A_m`` (``m > 0``) of a constant signal are not zero:
+they measure the angular imbalance of the patch's samples.
 
 ``"none"``: the unrotated response ``R(v, 0)``; depends on the gauge.
 """
