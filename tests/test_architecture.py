@@ -36,3 +36,13 @@ def test_io_does_not_import_upper_layers(path):
     up = {n for n in _imports(path) if n.startswith("..")}
     bad = {n for n in up if n.split(".")[2:3] and n.split(".")[2] in {"operators", "cache", "nn", "tasks", "cli", "viz"}}
     assert not bad, f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "nn").rglob("*.py")), ids=lambda p: str(p.relative_to(PKG)))
+def test_nn_reads_no_files(path):
+    names = _imports(path)
+    bad = {n for n in names if n.lstrip(".").split(".")[0] in {"io", "cache", "cli", "tasks", "viz"} and n.startswith(".")}
+    bad |= {n for n in names if n in {"geodesic_nets.io", "geodesic_nets.cache"}}
+    assert not bad, f"{path.name} imports {bad}"
+    src = path.read_text()
+    assert "open(" not in src and "np.load(" not in src, f"{path.name} reads files"
