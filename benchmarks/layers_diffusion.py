@@ -8,11 +8,12 @@ Usage (one thread, as everywhere on the shared 2-core machines)::
 
 Meshes are bumpy tori of about the requested vertex count (``benchmarks/precompute.py``); their
 operators are computed once and kept in an operator cache (``--cache``, default a temporary
-directory). Each configuration then runs in a fresh subprocess that loads the operators, builds
-the batch, records its resident memory, and times the network: the median of ``--repeats`` runs of
-the forward (eval mode, no grad) and of forward + backward (train mode, dropout 0.5, summed output
-as loss). "peak MB" is the growth of the subprocess's ru_maxrss over its level before the first
-network call, i.e. the memory of the activations and the autograd graph.
+directory). Timing: one subprocess per configuration loads the operators, builds the batch and
+both networks, and takes the median of ``--repeats`` interleaved runs (ours, reference, ours, ...)
+of the forward (eval mode, no grad) and of forward + backward (train mode, dropout 0.5, summed
+output as loss), so that load from other processes on a shared machine hits both alike. Memory:
+a fresh subprocess per implementation runs one forward + backward; "peak MB" is the growth of its
+ru_maxrss over its level before that call, i.e. the activations and the autograd graph.
 
 ``reference`` is the same network written the straightforward way (see ``_reference_model``), run
 under the same conditions for a like-for-like ratio on a shared machine.
@@ -97,7 +98,7 @@ def _reference_model(in_channels: int, out_channels: int, width: int = 128, n_bl
     return Net()
 
 
-def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impl: str) -> dict:
+def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str]):
     import torch
 
     from geodesic_nets import compute_operators
@@ -110,11 +111,17 @@ def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impl
     del ops
     torch.manual_seed(0)
     x = torch.randn(batch.total_verts, 16)
-    if impl == "ours":
-        model = DiffusionNet(16, 8, width=128, n_blocks=4, diffusion=diffusion, dropout=0.5)
-    else:
-        model = _reference_model(16, 8)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MB (Linux: kB)
+    models = {}
+    for impl in impls:
+        if impl == "ours":
+            models[impl] = DiffusionNet(16, 8, width=128, n_blocks=4, diffusion=diffusion, dropout=0.5)
+        else:
+            models[impl] = _reference_model(16, 8)
+    return batch, x, models
+
+
+def _runners(model, x, batch):
+    import torch
 
     def fwd() -> None:
         model.eval()
@@ -126,18 +133,35 @@ def _child(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impl
         model.zero_grad(set_to_none=True)
         model(x, batch).sum().backward()
 
-    out = {"spec": spec, "V": batch.total_verts, "impl": impl}
-    for name, fn in (("fwd_bwd", fwd_bwd), ("fwd", fwd)):
-        fn()  # warm-up
-        times = []
+    return {"fwd": fwd, "fwd_bwd": fwd_bwd}
+
+
+def _child_memory(spec: str, cache: str, diffusion: str, k_eig: int, impl: str) -> dict:
+    """Peak resident memory of one forward + backward (fresh process, one implementation)."""
+    batch, x, models = _setup(spec, cache, diffusion, k_eig, [impl])
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MB (Linux: kB)
+    _runners(models[impl], x, batch)["fwd_bwd"]()
+    return {"spec": spec, "impl": impl, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 - base}
+
+
+def _child_time(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impls: list[str]) -> list[dict]:
+    """Medians of interleaved runs (ours, reference, ours, ...): load on a shared machine hits both."""
+    batch, x, models = _setup(spec, cache, diffusion, k_eig, impls)
+    runs = {impl: _runners(m, x, batch) for impl, m in models.items()}
+    times: dict[tuple[str, str], list[float]] = {}
+    for name in ("fwd_bwd", "fwd"):
+        for impl in impls:
+            runs[impl][name]()  # warm-up
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        out[name] = statistics.median(times)
-        if name == "fwd_bwd":
-            out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 - base
-    return out
+            for impl in impls:
+                t0 = time.perf_counter()
+                runs[impl][name]()
+                times.setdefault((impl, name), []).append(time.perf_counter() - t0)
+    return [
+        {"spec": spec, "V": batch.total_verts, "impl": impl,
+         "fwd": statistics.median(times[(impl, "fwd")]), "fwd_bwd": statistics.median(times[(impl, "fwd_bwd")])}
+        for impl in impls
+    ]
 
 
 def main() -> None:
@@ -150,11 +174,14 @@ def main() -> None:
     ap.add_argument("--cache", default=None)
     ap.add_argument("--impls", nargs="*", default=["ours", "reference"], choices=["ours", "reference"])
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
+    ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     cache = args.cache or os.path.join(tempfile.gettempdir(), "geodesic_nets_bench_cache")
     if args.child:
-        print(json.dumps(_child(args.child, cache, args.repeats, args.diffusion, args.k_eig, args.impl)))
+        if args.impl:
+            print(json.dumps(_child_memory(args.child, cache, args.diffusion, args.k_eig, args.impl)))
+        else:
+            print(json.dumps(_child_time(args.child, cache, args.repeats, args.diffusion, args.k_eig, args.impls)))
         return
 
     from geodesic_nets import compute_operators
@@ -163,12 +190,17 @@ def main() -> None:
     for spec in [*args.sizes, *args.batch]:
         for s in _surfaces(spec):  # fill the cache outside the timed subprocess
             compute_operators(s, k_eig=args.k_eig, cache=cache)
+        common = ["--diffusion", args.diffusion, "--k-eig", str(args.k_eig), "--cache", cache]
+        mem = {}
         for impl in args.impls:
-            cmd = [sys.executable, __file__, "--child", spec, "--repeats", str(args.repeats), "--impl", impl,
-                   "--diffusion", args.diffusion, "--k-eig", str(args.k_eig), "--cache", cache]
+            cmd = [sys.executable, __file__, "--child", spec, "--impl", impl, *common]
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-            print(f"done {spec} {impl}", file=sys.stderr)
+            mem[impl] = json.loads(res.stdout.strip().splitlines()[-1])["peak_mb"]
+        cmd = [sys.executable, __file__, "--child", spec, "--repeats", str(args.repeats), "--impls", *args.impls, *common]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        for r in json.loads(res.stdout.strip().splitlines()[-1]):
+            rows.append({**r, "peak_mb": mem[r["impl"]]})
+        print(f"done {spec}", file=sys.stderr)
     print(f"DiffusionNet width 128 x 4 blocks, k_eig {args.k_eig}, {args.diffusion}, float32, 1 thread, "
           f"median of {args.repeats}")
     print(f"{'mesh':>10} {'V':>8} {'impl':>10} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}")

@@ -81,20 +81,24 @@ class _GradientFeatures(torch.autograd.Function):
         n, c = d.shape
         gx, gy, bre, bim = _GradientFeatures._parts(d, weight, grad_op)
         s = grad_f * (1.0 - f * f)  # d loss / d dots, (V, C)
-        z = torch.empty(n, 2, 3 * c, dtype=d.dtype, device=d.device)
-        torch.mul(s, bre, out=z[:, 0, :c])  # d/d gx
-        torch.mul(s, bim, out=z[:, 1, :c])  # d/d gy
-        torch.mul(s, gx, out=z[:, 0, c : 2 * c])  # d/dP = Gx^T (s gx) + Gy^T (s gy)
-        torch.mul(s, gy, out=z[:, 1, c : 2 * c])
-        z[:, 0, 2 * c :] = z[:, 1, c : 2 * c]  # d/dQ = Gx^T (s gy) - Gy^T (s gx)
-        torch.neg(z[:, 0, c : 2 * c], out=z[:, 1, 2 * c :])
-        r = grad_op.mm_t(z.view(2 * n, 3 * c))  # (V, 3C)
-        grad_pq = r[:, c:]  # (V, 2C)
+        # Three (2V, C) right-hand sides one after the other keep the peak memory low.
+        z = torch.empty(n, 2, c, dtype=d.dtype, device=d.device)  # rows interleaved x / y
+
+        def adjoint(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            torch.mul(s, a, out=z[:, 0])
+            torch.mul(s, b, out=z[:, 1])
+            return grad_op.mm_t(z.view(2 * n, c))  # Gx^T (s a) + Gy^T (s b), (V, C)
+
+        grad_g = adjoint(bre, bim)  # through g directly
+        del bre, bim
+        grad_p = adjoint(gx, gy)  # P enters as Gx P (in bre) and Gy P (in bim)
+        grad_q = adjoint(gy, gx.neg_())  # Q enters as -Gy Q (in bre) and Gx Q (in bim)
         grad_d = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_d = torch.addmm(r[:, :c], grad_pq, weight.t())  # (V, C)
+            grad_d = torch.addmm(grad_g, grad_p, weight[:, :c].t())
+            grad_d = torch.addmm(grad_d, grad_q, weight[:, c:].t())  # (V, C)
         if ctx.needs_input_grad[1]:
-            grad_weight = d.t() @ grad_pq  # (C, 2C)
+            grad_weight = torch.cat([d.t() @ grad_p, d.t() @ grad_q], 1)  # (C, 2C)
         return grad_d, grad_weight, None
 
 
