@@ -8,6 +8,24 @@ PyG's ``GMMConv`` on the patch graph (mean aggregation, pseudo-coordinates ``(rh
 timed too; otherwise that row is skipped.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/layers_patch.py [--sizes 5000 20000 100000] [--repeats 5]
+
+Results of ``--repeats 3`` on the 2-core development machine, shared with other jobs (load ~2-5,
+so timings are noisy to +-50 %; torch 2.13 CPU, torch_geometric 2.8.1):
+
+    PatchNet width=32 layers=4 in=16 out=8 patch_size=16, float32, 1 thread, median of 3; peak = max RSS during the runs minus RSS before them
+    model    config         V         P    fwd ms  fwd+bwd ms  peak MiB
+    monet    5k          5000     80000     200.7       618.6      97.1
+    gcnn     5k          5000     80000     299.0      1311.5     220.4
+    pyg_gmm  5k          5000     80000    1766.9      3789.0     582.7
+    monet    20k        20000    320000     366.0      1668.3     353.5
+    gcnn     20k        20000    320000    1364.7      3920.3     562.5
+    pyg_gmm  20k        20000    320000    2266.1      4930.6    2276.5
+    monet    100k       99904   1598464    4070.9     10871.5    1355.7
+    gcnn     100k       99904   1598464    9444.9     20065.9    2913.8
+    pyg_gmm  100k       99904   1598464   13299.4     52931.1   10867.8
+    monet    8x5k       40000    640000     504.1      2181.9     661.3
+    gcnn     8x5k       40000    640000    2456.4      6039.4    1278.9
+    pyg_gmm  8x5k       40000    640000    4785.5     11326.0    4347.6
 """
 
 from __future__ import annotations
