@@ -8,8 +8,9 @@ complex-linear, so the product ``conj(g) (A g)`` does not change: the features d
 gauge.
 
 The two gradient operators are packed, rows interleaved, into one (2V, V) CSR matrix. Because the
-spatial operator G and the channel map A commute, ``A g = (G_x + i G_y)(x A^T)``: the channel
-mixing costs one real (V, C) x (C, 2C) GEMM, half of mixing the complex gradients directly.
+spatial operator G and the channel map A commute, ``A g = (G_x + i G_y)(x Re A^T + i x Im A^T)``:
+the channel mixing costs two real (V, C) x (C, C) GEMMs on x, half of mixing the complex
+gradients directly (four), and the backward recomputes the gradients instead of storing them.
 """
 
 from __future__ import annotations
