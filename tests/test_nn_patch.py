@@ -151,8 +151,12 @@ def test_gradcheck_patch_aggregate(batch):
     assert gw.shape == w.shape
 
 
+@pytest.mark.parametrize("chunk", [7, 4096])
 @pytest.mark.parametrize("polar", [False, True])
-def test_gaussian_kernels_match_plain_autograd_and_gradcheck(batch, polar):
+def test_gaussian_kernels_match_plain_autograd_and_gradcheck(batch, polar, chunk, monkeypatch):
+    import geodesic_nets.nn.patch.monet as monet_module
+
+    monkeypatch.setattr(monet_module, "_CHUNK", chunk)  # several blocks, or one
     pg = PatchGather.from_batch(batch)
     rho, theta, q = pg.rho[:15], pg.theta[:15], pg.quadrature[:15]
     ang = (~pg.at_center[:15]).to(F64)

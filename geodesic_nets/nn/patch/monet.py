@@ -38,6 +38,8 @@ from .patch_operator import PatchGather
 
 __all__ = ["GaussianKernels", "MoNetConv"]
 
+_CHUNK = 2048  # vertices per block of the fused kernel evaluation
+
 Coords = Literal["polar", "rho"]
 
 
@@ -71,27 +73,43 @@ class GaussianKernels(torch.autograd.Function):
         return z_r, inv_r, z_t, inv_t, expo
 
     @staticmethod
+    def _chunks(n: int):
+        return [slice(i, min(i + _CHUNK, n)) for i in range(0, n, _CHUNK)] or [slice(0, 0)]
+
+    @staticmethod
     def forward(ctx, rho, quadrature, mu_rho, log_sigma_rho, theta=None, angular=None, mu_theta=None, log_sigma_theta=None):
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1] or (theta is not None and ctx.needs_input_grad[4]):
             raise ValueError("GaussianKernels differentiates the kernel parameters only, not rho/theta/quadrature")
         ctx.save_for_backward(rho, quadrature, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta)
-        *_, expo = GaussianKernels._terms(rho, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta)
-        return quadrature[..., None] * torch.exp(-0.5 * expo)
+        out = rho.new_empty(*rho.shape, mu_rho.shape[0])  # (V, K, J)
+        # Blocks of vertices keep the (block, K, J) temporaries in cache.
+        for sl in GaussianKernels._chunks(rho.shape[0]):
+            th, an = (None, None) if theta is None else (theta[sl], angular[sl])
+            *_, expo = GaussianKernels._terms(rho[sl], mu_rho, log_sigma_rho, th, an, mu_theta, log_sigma_theta)
+            torch.mul(torch.exp(expo.mul_(-0.5)), quadrature[sl, :, None], out=out[sl])
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         rho, quadrature, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta = ctx.saved_tensors
-        z_r, inv_r, z_t, inv_t, expo = GaussianKernels._terms(
-            rho, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta
-        )
-        gw = grad * quadrature[..., None] * torch.exp(-0.5 * expo)  # (V, K, J)
-        g_mu_r = (gw * z_r).sum(dim=(0, 1)) * inv_r  # d expo/d mu = -2 z / sigma
-        g_ls_r = (gw * z_r * z_r).sum(dim=(0, 1))  # d expo/d log sigma = -2 z^2
+        g_mu_r, g_ls_r = torch.zeros_like(mu_rho), torch.zeros_like(log_sigma_rho)
         g_mu_t = g_ls_t = None
         if theta is not None:
-            g_mu_t = (gw * z_t).sum(dim=(0, 1)) * inv_t
-            g_ls_t = (gw * z_t * z_t).sum(dim=(0, 1))
+            g_mu_t, g_ls_t = torch.zeros_like(mu_theta), torch.zeros_like(log_sigma_theta)
+        for sl in GaussianKernels._chunks(rho.shape[0]):
+            th, an = (None, None) if theta is None else (theta[sl], angular[sl])
+            z_r, inv_r, z_t, inv_t, expo = GaussianKernels._terms(
+                rho[sl], mu_rho, log_sigma_rho, th, an, mu_theta, log_sigma_theta
+            )
+            gw = torch.exp(expo.mul_(-0.5)).mul_(quadrature[sl, :, None]).mul_(grad[sl])  # (B, K, J)
+            gz = gw * z_r
+            g_mu_r += gz.sum(dim=(0, 1)) * inv_r  # d expo/d mu = -2 z / sigma
+            g_ls_r += gz.mul_(z_r).sum(dim=(0, 1))  # d expo/d log sigma = -2 z^2
+            if theta is not None:
+                gz = gw.mul_(z_t)
+                g_mu_t += gz.sum(dim=(0, 1)) * inv_t
+                g_ls_t += gz.mul_(z_t).sum(dim=(0, 1))
         return None, None, g_mu_r, g_ls_r, None, None, g_mu_t, g_ls_t
 
 
