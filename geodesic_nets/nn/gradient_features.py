@@ -43,7 +43,8 @@ def stacked_gradient(batch: MeshBatch) -> CsrOperator:
     vals = torch.cat([gx.values(), gy.values()])
     n = batch.total_verts
     stacked = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (2 * n, n), check_invariants=False)
-    return CsrOperator(stacked.coalesce())
+    # Distinct (row, col) pairs by construction; CsrOperator converts without sorting on the CPU.
+    return CsrOperator(stacked if stacked.device.type == "cpu" else stacked.coalesce())
 
 
 class _GradientFeatures(torch.autograd.Function):

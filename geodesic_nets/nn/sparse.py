@@ -41,11 +41,30 @@ def _csr_transpose(a: torch.Tensor) -> torch.Tensor:
         return a.to_sparse_coo().t().coalesce().to_sparse_csr()
 
 
-def _scipy_csr(a: torch.Tensor) -> sp.csr_matrix:
-    """scipy view (no copy of the values) of a CPU torch CSR matrix."""
-    return sp.csr_matrix(
-        (a.values().numpy(), a.col_indices().numpy(), a.crow_indices().numpy()), shape=tuple(a.shape), copy=False
-    )
+def _scipy_from_torch(a: torch.Tensor) -> sp.csr_matrix:
+    """scipy CSR copy of a CPU torch matrix (COO, coalesced or not, CSR or dense), same dtype."""
+    shape = tuple(a.shape)
+    if a.layout == torch.sparse_coo:
+        idx = a._indices().numpy()
+        return sp.csr_matrix((a._values().detach().numpy(), (idx[0], idx[1])), shape=shape)  # sums duplicates
+    if a.layout == torch.sparse_csr:
+        return sp.csr_matrix(
+            (a.values().detach().numpy(), a.col_indices().numpy(), a.crow_indices().numpy()), shape=shape
+        )
+    if a.layout == torch.strided:
+        return sp.csr_matrix(a.detach().numpy())
+    raise TypeError(f"expected a COO, CSR or dense matrix, got layout {a.layout}")
+
+
+def _torch_from_scipy(a: sp.csr_matrix) -> torch.Tensor:
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(a.indptr.astype(np.int64)),
+            torch.from_numpy(a.indices.astype(np.int64)),
+            torch.from_numpy(a.data),
+            size=a.shape,
+        )
 
 
 class _CsrMatmul(torch.autograd.Function):
@@ -83,11 +102,17 @@ class CsrOperator:
             raise ValueError(f"expected a matrix, got shape {tuple(matrix.shape)}")
         if not matrix.dtype.is_floating_point:
             raise TypeError(f"expected a floating matrix, got {matrix.dtype}")
-        self.matrix = _to_csr(matrix)  # (R, N)
-        self.matrix_t = _csr_transpose(self.matrix)  # (N, R)
         self._scipy: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
-        if self.matrix.device.type == "cpu":
-            self._scipy = (_scipy_csr(self.matrix), _scipy_csr(self.matrix_t))
+        if matrix.device.type == "cpu":
+            # scipy builds CSR and its transpose in O(nnz) (no sort), and runs the products.
+            a = _scipy_from_torch(matrix)
+            a_t = a.T.tocsr()
+            self._scipy = (a, a_t)
+            self.matrix = _torch_from_scipy(a)  # (R, N)
+            self.matrix_t = _torch_from_scipy(a_t)  # (N, R)
+        else:
+            self.matrix = _to_csr(matrix)  # (R, N)
+            self.matrix_t = _csr_transpose(self.matrix)  # (N, R)
 
     def mm(self, x: torch.Tensor) -> torch.Tensor:
         """``matrix @ x`` without autograd; x (N, C) contiguous -> (R, C)."""
