@@ -196,6 +196,24 @@ def test_gather_view_fields(batch):
     torch.testing.assert_close(w.sum(1), torch.ones(batch.total_verts, 3, dtype=F64))
 
 
+def test_cached_weights_are_shared_and_laid_out_for_the_gather(batch):
+    pg = PatchGather.from_batch(batch)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return torch.rand(*pg.index.shape, 5, dtype=F64)
+
+    a, b = pg.cached("k", compute), pg.cached("k", compute)
+    assert a is b and len(calls) == 1 and a.shape == (*pg.index.shape, 5)
+    assert a.transpose(1, 2).is_contiguous()
+    # A layer given a shared view gives what it gives alone.
+    layer = _layer("gcnn_max")
+    x = _x(batch.total_verts, 3)
+    torch.testing.assert_close(layer(x, batch, pg), layer(x, batch), atol=0, rtol=0)
+    assert ("gcnn", 3, 8) in pg._cache
+
+
 def test_errors(ops, batch):
     no_patches = MeshBatch.from_operators([compute_operators(primitives.bumpy_sphere(1), k_eig=8)])
     with pytest.raises(GeodesicNetsError, match="patch_size"):

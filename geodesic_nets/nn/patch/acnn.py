@@ -153,14 +153,16 @@ class ACNNConv(nn.Module):
         if patches is None:
             patches = PatchGather.from_batch(batch, radius=self.radius)
         nv, nt = x.shape[0], self.n_theta
-        d = patches.aggregate(x, self.kernels(patches))  # (V, A*t*T, C_in)
-        d = d.transpose(1, 2).reshape(nv, -1)  # (V, C_in*A*t*T)
+        key = ("acnn", self.n_theta, self.scales, self.anisotropy)
+        d = patches.aggregate(x, patches.cached(key, lambda: self.kernels(patches)))  # (V, A*t*T, C_in)
+        d = d.reshape(nv, -1)  # (V, A*t*T*C_in), free
+        w = self.weight.permute(0, 2, 3, 4, 1)  # (C_out, A, t, T, C_in): the order of d
         if self.orientation == "max_pool":
-            w = self.weight[..., self._shift]  # (C_out, C_in, A, t, S, T)
-            w = w.permute(4, 0, 1, 2, 3, 5).reshape(nt * self.out_channels, -1)  # (S*C_out, C_in*A*t*T)
+            w = w[:, :, :, self._shift]  # (C_out, A, t, S, T, C_in)
+            w = w.permute(3, 0, 1, 2, 4, 5).reshape(nt * self.out_channels, -1)  # (S*C_out, A*t*T*C_in)
             out = (d @ w.T).view(nv, nt, self.out_channels).amax(dim=1)
         else:
-            out = d @ self.weight.reshape(self.out_channels, -1).T
+            out = d @ w.reshape(self.out_channels, -1).T
         if self.bias is not None:
             out = out + self.bias
         return out

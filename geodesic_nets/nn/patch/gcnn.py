@@ -130,6 +130,11 @@ class GCNNConv(nn.Module):
         a = torch.softmax(self.n_theta * torch.cos(th - bins), dim=-1)  # (V, K, T)
         return torch.where(patches.at_center[..., None], torch.full_like(a, 1.0 / self.n_theta), a)
 
+    def _bins(self, patches: PatchGather) -> torch.Tensor:
+        """Normalized polar bin weights, shape (V, K, n_rho * n_theta), ordered (ring, angle)."""
+        kernel = self._radial(patches)[..., :, None] * self._angular(patches)[..., None, :]  # (V, K, R, T)
+        return patches.normalize(kernel.flatten(2))
+
     def forward(self, x: torch.Tensor, batch: MeshBatch, patches: PatchGather | None = None) -> torch.Tensor:
         """Apply the layer.
 
@@ -151,19 +156,18 @@ class GCNNConv(nn.Module):
         if patches is None:
             patches = PatchGather.from_batch(batch, radius=self.radius)
         nv, nr, nt = x.shape[0], self.n_rho, self.n_theta
-        radial = self._radial(patches)  # (V, K, R)
         if self.rotation == "fourier":
-            out = self._fourier(x, patches, radial)
+            out = self._fourier(x, patches, self._radial(patches))
         else:
-            kernel = (radial[..., :, None] * self._angular(patches)[..., None, :]).flatten(2)  # (V, K, R*T)
-            d = patches.aggregate(x, patches.normalize(kernel))  # (V, R*T, C_in)
-            d = d.transpose(1, 2).reshape(nv, -1)  # (V, C_in*R*T)
+            d = patches.aggregate(x, patches.cached(("gcnn", nr, nt), lambda: self._bins(patches)))  # (V, R*T, C_in)
+            d = d.reshape(nv, -1)  # (V, R*T*C_in), free
+            w = self.weight.permute(0, 2, 3, 1)  # (C_out, R, T, C_in): the order of d
             if self.rotation == "max":
-                w = self.weight[..., self._shift]  # (C_out, C_in, R, S, T)
-                w = w.permute(3, 0, 1, 2, 4).reshape(nt * self.out_channels, -1)  # (S*C_out, C_in*R*T)
+                w = w[:, :, self._shift]  # (C_out, R, S, T, C_in)
+                w = w.permute(2, 0, 1, 3, 4).reshape(nt * self.out_channels, -1)  # (S*C_out, R*T*C_in)
                 out = (d @ w.T).view(nv, nt, self.out_channels).amax(dim=1)  # (V, C_out)
             else:
-                out = d @ self.weight.reshape(self.out_channels, -1).T  # (V, C_out)
+                out = d @ w.reshape(self.out_channels, -1).T  # (V, C_out)
         if self.bias is not None:
             out = out + self.bias
         return out

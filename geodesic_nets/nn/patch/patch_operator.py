@@ -28,7 +28,8 @@ that the weighting functions live on ``[0, 1]`` whatever the resolution; a fixed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Hashable
 
 import torch
 
@@ -56,6 +57,11 @@ class PatchGather:
     at_center : Tensor, shape (V, K), bool
         True where ``rho == 0`` (the centre itself): there ``theta`` is meaningless and the layers
         use angle-free weights.
+
+    Notes
+    -----
+    :meth:`cached` memoizes parameter-free weights (GCNN bins, ACNN kernels) on this object, so
+    that the layers of a network sharing one ``PatchGather`` compute them once per forward.
     """
 
     index: torch.Tensor
@@ -63,6 +69,7 @@ class PatchGather:
     theta: torch.Tensor
     quadrature: torch.Tensor
     at_center: torch.Tensor
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_batch(cls, batch: MeshBatch, *, radius: float | None = None) -> "PatchGather":
@@ -126,6 +133,18 @@ class PatchGather:
             quadrature=quadrature,
             at_center=valid & (rho == 0),
         )
+
+    def cached(self, key: Hashable, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """``compute()`` once per ``key`` for this patch view (for weights without gradient).
+
+        The result is stored in the layout :meth:`aggregate` reads fastest: a (V, K, S) view of
+        a contiguous (V, S, K) tensor.
+        """
+        if key not in self._cache:
+            with torch.no_grad():
+                w = compute()
+            self._cache[key] = w.transpose(1, 2).contiguous().transpose(1, 2)
+        return self._cache[key]
 
     @property
     def num_verts(self) -> int:
