@@ -157,7 +157,7 @@ class GCNNConv(nn.Module):
             patches = PatchGather.from_batch(batch, radius=self.radius)
         nv, nr, nt = x.shape[0], self.n_rho, self.n_theta
         if self.rotation == "fourier":
-            out = self._fourier(x, patches, self._radial(patches))
+            out = self._fourier(x, patches)
         else:
             d = patches.aggregate(x, patches.cached(("gcnn", nr, nt), lambda: self._bins(patches)))  # (V, R*T, C_in)
             d = d.reshape(nv, -1)  # (V, R*T*C_in), free
@@ -172,17 +172,23 @@ class GCNNConv(nn.Module):
             out = out + self.bias
         return out
 
-    def _fourier(self, x: torch.Tensor, patches: PatchGather, radial: torch.Tensor) -> torch.Tensor:
-        nv, nt = x.shape[0], self.n_theta
-        n_freq = nt // 2 + 1
-        m = torch.arange(n_freq, dtype=x.dtype, device=x.device)
+    def _harmonics(self, patches: PatchGather) -> torch.Tensor:
+        """Ring-normalized angular harmonics, shape (V, K, n_rho * 2 * M), ordered (ring, cos|sin, m)."""
+        n_freq = self.n_theta // 2 + 1
+        m = torch.arange(n_freq, dtype=patches.theta.dtype, device=patches.theta.device)
         phase = patches.theta[..., None] * m  # (V, K, M)
         harmonic = (~patches.at_center[..., None]) | (m == 0)  # rho = 0 only feeds m = 0
         cos = torch.where(harmonic, torch.cos(phase), torch.zeros_like(phase))
         sin = torch.where(harmonic, torch.sin(phase), torch.zeros_like(phase))
-        ring = patches.normalize(radial)  # (V, K, R)
+        ring = patches.normalize(self._radial(patches))  # (V, K, R)
         kernel = torch.cat([ring[..., :, None] * cos[..., None, :], ring[..., :, None] * sin[..., None, :]], dim=-1)
-        d = patches.aggregate(x, kernel.flatten(2))  # (V, R*2M, C_in)
+        return kernel.flatten(2)
+
+    def _fourier(self, x: torch.Tensor, patches: PatchGather) -> torch.Tensor:
+        nv, nt = x.shape[0], self.n_theta
+        n_freq = nt // 2 + 1
+        kernel = patches.cached(("gcnn_fourier", self.n_rho, nt), lambda: self._harmonics(patches))
+        d = patches.aggregate(x, kernel)  # (V, R*2M, C_in)
         d = d.view(nv, self.n_rho, 2, n_freq, self.in_channels)
         # conj(A_m) = sum g (cos + i sin) f
         a_conj = torch.complex(d[:, :, 0], d[:, :, 1])  # (V, R, M, C_in)
