@@ -71,7 +71,7 @@ class _CsrMatmul(torch.autograd.Function):
     """y = A @ x with A constant (a CsrOperator); grad_x = A^T @ grad_y."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, a: torch.Tensor, a_t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, a: "CsrOperator", a_t: "CsrOperator") -> torch.Tensor:  # type: ignore[override]
         ctx.a_t = a_t
         return a.mm(x)
 
