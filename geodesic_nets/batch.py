@@ -8,6 +8,8 @@ eigenbases stay per mesh (rows concatenated, no padding in V). ``to_padded`` giv
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
@@ -16,7 +18,19 @@ import torch
 from .errors import GeodesicNetsError
 from .operators import OperatorTensors, SurfaceOperators
 
-__all__ = ["MeshBatch", "collate"]
+__all__ = ["MeshBatch", "collate", "wrap_angle"]
+
+
+def wrap_angle(a: torch.Tensor) -> torch.Tensor:
+    """Angles wrapped to ``(-pi, pi]``, same shape and dtype as ``a``."""
+    return math.pi - torch.remainder(math.pi - a, 2 * math.pi)
+
+
+def _scale_rows(mat: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """``diag(d) @ mat`` for a sparse COO (V, V) matrix."""
+    m = mat.coalesce()
+    idx = m.indices()
+    return torch.sparse_coo_tensor(idx, m.values() * d[idx[0]], m.shape, check_invariants=False).coalesce()
 
 
 def _block_diag(mats: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -188,6 +202,42 @@ class MeshBatch:
             else:
                 out[f.name] = t.to(device=device)
         return MeshBatch(**out)
+
+    def rotate_gauge(self, phi: torch.Tensor) -> "MeshBatch":
+        """The same batch expressed in frames rotated counter-clockwise by ``phi``.
+
+        Parameters
+        ----------
+        phi : Tensor, shape (V,)
+            Rotation angle of each vertex's frame about its normal.
+
+        Returns
+        -------
+        MeshBatch
+            ``basis_x, basis_y`` rotated; ``edge_angle[e] -= phi[src]``;
+            ``transport[e] += phi[src] - phi[dst]``; ``patch_theta[p] -= phi[center]`` (when
+            present); the complex gradient rows ``gradient_x + i gradient_y`` multiplied by
+            ``exp(-i phi)``. Angles are wrapped to ``(-pi, pi]``; other fields are shared.
+        """
+        if phi.shape != (self.total_verts,):
+            raise ValueError(f"phi must have shape (V,) = ({self.total_verts},), got {tuple(phi.shape)}")
+        phi = phi.to(dtype=self.verts.dtype, device=self.device)
+        c, s = torch.cos(phi), torch.sin(phi)  # (V,)
+        bx, by = self.basis_x, self.basis_y
+        src, dst = self.edge_src, self.edge_dst
+        gx, gy = self.gradient_x, self.gradient_y
+        changes = dict(
+            basis_x=c[:, None] * bx + s[:, None] * by,
+            basis_y=-s[:, None] * bx + c[:, None] * by,
+            edge_angle=wrap_angle(self.edge_angle - phi[src]),
+            transport=wrap_angle(self.transport + phi[src] - phi[dst]),
+            # (gx + i gy) * exp(-i phi): gx' = c gx + s gy, gy' = -s gx + c gy
+            gradient_x=(_scale_rows(gx, c) + _scale_rows(gy, s)).coalesce(),
+            gradient_y=(_scale_rows(gy, c) - _scale_rows(gx, s)).coalesce(),
+        )
+        if self.patch_theta is not None:
+            changes["patch_theta"] = wrap_angle(self.patch_theta - phi[self.patch_center])
+        return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ views
     def local_index(self) -> torch.Tensor:

@@ -3,7 +3,8 @@
 Every check runs in float64 and takes a ``model``: any callable ``model(x, batch)`` with
 ``x : Tensor, shape (V, C_in)`` and ``batch : MeshBatch`` returning per-vertex outputs
 ``(V, C_out)`` (``per="vertex"``) or per-mesh outputs ``(B, C_out)`` (``per="mesh"``).
-The gauge-equivariance check lives with the gauge layers and is re-exported here when present.
+The gauge-equivariance check (:func:`assert_gauge_equivariant`) lives with the gauge layers
+and is re-exported here; :meth:`MeshBatch.rotate_gauge` builds the gauge-rotated batch.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import torch
 
 from .batch import MeshBatch
 from .errors import GeodesicNetsError
+from .nn.gauge.testing import assert_gauge_equivariant
 from .operators import SurfaceOperators, compute_operators
 from .surface import Surface
 
 __all__ = [
+    "assert_gauge_equivariant",
     "assert_batch_consistent",
     "assert_permutation_equivariant",
     "assert_rigid_invariant",

@@ -206,30 +206,11 @@ def test_gradient_features_gradcheck(bumpy_ops):
     assert torch.autograd.gradcheck(lambda x, wr, wi: gradient_features(x, wr, wi, op), (x, wr, wi))
 
 
-def _rotate_gauge(batch: MeshBatch, phi: torch.Tensor) -> MeshBatch:
-    """Frames rotated counter-clockwise by phi: gradient coefficients turn by exp(-i phi)."""
-    c, s = torch.cos(phi), torch.sin(phi)
-    bx = c[:, None] * batch.basis_x + s[:, None] * batch.basis_y
-    by = -s[:, None] * batch.basis_x + c[:, None] * batch.basis_y
-    gx, gy = batch.gradient_x.to_dense(), batch.gradient_y.to_dense()
-    new_gx = c[:, None] * gx + s[:, None] * gy  # Re(exp(-i phi) (gx + i gy))
-    new_gy = -s[:, None] * gx + c[:, None] * gy
-    return dataclasses.replace(
-        batch,
-        basis_x=bx,
-        basis_y=by,
-        gradient_x=new_gx.to_sparse(),
-        gradient_y=new_gy.to_sparse(),
-        edge_angle=batch.edge_angle - phi[batch.edge_src],
-        transport=batch.transport + phi[batch.edge_src] - phi[batch.edge_dst],
-    )
-
-
 def test_gradient_features_gauge_invariant(mixed_members):
     batch = MeshBatch.from_operators(mixed_members, dtype=F64)
     gen = torch.Generator().manual_seed(7)
     phi = torch.rand(batch.total_verts, generator=gen, dtype=F64) * 2 * torch.pi
-    rotated = _rotate_gauge(batch, phi)
+    rotated = batch.rotate_gauge(phi)
     # the rotated gradient really is the gradient in the rotated frames
     f = torch.randn(batch.total_verts, generator=gen, dtype=F64)
     g = torch.complex(batch.gradient_x @ f, batch.gradient_y @ f)

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from geodesic_nets.batch import wrap_angle
+from geodesic_nets.nn.pooling import global_mean_pool
+
 from geodesic_nets import primitives
 from geodesic_nets.batch import MeshBatch
 from geodesic_nets.errors import GeodesicNetsError
@@ -22,9 +25,6 @@ from geodesic_nets.nn.patch import (
     PatchGather,
     PatchNet,
     aggregate_flat,
-    mass_weighted_mean,
-    rotate_gauge,
-    wrap_angle,
 )
 from geodesic_nets.operators import compute_operators
 from geodesic_nets.testing import (
@@ -240,7 +240,7 @@ def test_errors(ops, batch):
 def test_rotate_gauge_matches_the_frame_convention(batch):
     """Edge polar angles recomputed from the rotated basis move by -phi[src]."""
     phi = _phi_any(batch.total_verts)
-    rb = rotate_gauge(batch, phi)
+    rb = batch.rotate_gauge(phi)
     d = batch.verts[batch.edge_dst] - batch.verts[batch.edge_src]
 
     def angle(b):
@@ -250,7 +250,7 @@ def test_rotate_gauge_matches_the_frame_convention(batch):
     torch.testing.assert_close(wrap_angle(rb.edge_angle - batch.edge_angle + phi[batch.edge_src]).abs().max(), torch.tensor(0.0, dtype=F64), atol=1e-12, rtol=0)
     assert (rb.patch_theta > -math.pi).all() and (rb.patch_theta <= math.pi).all()
     # Rotating back is the identity on the angles.
-    back = rotate_gauge(rb, -phi)
+    back = rb.rotate_gauge(-phi)
     torch.testing.assert_close(wrap_angle(back.patch_theta - batch.patch_theta), torch.zeros_like(batch.patch_theta), atol=1e-12, rtol=0)
 
 
@@ -262,7 +262,7 @@ def test_exact_invariance_to_discrete_gauge_rotations(batch, name, step):
     layer = _layer(name)
     x = _x(batch.total_verts, 3)
     out = layer(x, batch)
-    out_r = layer(x, rotate_gauge(batch, _phi_multiples(batch.total_verts, step)))
+    out_r = layer(x, batch.rotate_gauge(_phi_multiples(batch.total_verts, step)))
     torch.testing.assert_close(out_r, out, atol=1e-12, rtol=1e-10)
 
 
@@ -272,7 +272,7 @@ def test_exact_invariance_to_any_gauge_rotation(batch, name, seed):
     layer = _layer(name, seed=seed)
     x = _x(batch.total_verts, 3, seed)
     out = layer(x, batch)
-    out_r = layer(x, rotate_gauge(batch, _phi_any(batch.total_verts, seed)))
+    out_r = layer(x, batch.rotate_gauge(_phi_any(batch.total_verts, seed)))
     torch.testing.assert_close(out_r, out, atol=1e-12, rtol=1e-10)
 
 
@@ -282,7 +282,7 @@ def test_max_pooling_is_only_approximately_invariant_to_other_angles(batch, name
     layer = _layer(name)
     x = _x(batch.total_verts, 3)
     out = layer(x, batch)
-    out_r = layer(x, rotate_gauge(batch, _phi_any(batch.total_verts)))
+    out_r = layer(x, batch.rotate_gauge(_phi_any(batch.total_verts)))
     rel = float((out_r - out).norm() / out.norm())
     assert 1e-6 < rel < 0.5, rel
 
@@ -293,7 +293,7 @@ def test_gauge_dependent_layers_change_with_the_gauge(batch, name):
     layer = _layer(name)
     x = _x(batch.total_verts, 3)
     out = layer(x, batch)
-    out_r = layer(x, rotate_gauge(batch, _phi_any(batch.total_verts)))
+    out_r = layer(x, batch.rotate_gauge(_phi_any(batch.total_verts)))
     assert float((out_r - out).norm() / out.norm()) > 1e-2
 
 
@@ -305,7 +305,7 @@ def test_gauge_dependent_layers_follow_a_global_frame_rotation_of_the_kernels(ba
     with torch.no_grad():
         shifted.mu_theta.copy_(wrap_angle(layer.mu_theta + c))
     x = _x(batch.total_verts, 3)
-    out_r = layer(x, rotate_gauge(batch, torch.full((batch.total_verts,), c, dtype=F64)))
+    out_r = layer(x, batch.rotate_gauge(torch.full((batch.total_verts,), c, dtype=F64)))
     torch.testing.assert_close(out_r, shifted(x, batch), atol=1e-12, rtol=1e-10)
 
 
@@ -385,17 +385,17 @@ def test_patchnet_gauge_invariance(members, kind, kw, step):
     b = MeshBatch.from_operators(members, dtype=F64)
     x = _x(b.total_verts, 3)
     phi = _phi_any(b.total_verts) if step is None else _phi_multiples(b.total_verts, step)
-    torch.testing.assert_close(net(x, rotate_gauge(b, phi)), net(x, b), atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(net(x, b.rotate_gauge(phi)), net(x, b), atol=1e-12, rtol=1e-10)
 
 
-def test_mass_weighted_mean(members):
+def test_global_mean_pool(members):
     b = MeshBatch.from_operators(members, dtype=F64)
     x = torch.ones(b.total_verts, 2, dtype=F64)
-    torch.testing.assert_close(mass_weighted_mean(x, b), torch.ones(3, 2, dtype=F64))
+    torch.testing.assert_close(global_mean_pool(x, b), torch.ones(3, 2, dtype=F64))
     x = b.verts[:, :1].clone()
     for i, (bi, o) in enumerate(zip(b.split(x), members)):
         m = torch.as_tensor(o.mass)
-        torch.testing.assert_close(mass_weighted_mean(x, b)[i, 0], (m * bi[:, 0]).sum() / m.sum())
+        torch.testing.assert_close(global_mean_pool(x, b)[i, 0], (m * bi[:, 0]).sum() / m.sum())
 
 
 # ---------------------------------------------------------------- precision and gradients

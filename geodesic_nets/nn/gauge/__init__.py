@@ -12,8 +12,8 @@ from .field_type import FieldType, rotate_irreps
 from .kernels import edge_kernel, kernel_basis_size, radial_basis, self_kernel
 from .network import GaugeEquivariantNet
 from .nonlinearity import NormNonlinearity, RegularNonlinearity
-from .pooling import GaugeInvariantPool, mass_mean, to_scalars
-from .testing import assert_gauge_equivariant, gauge_transform_batch
+from .pooling import GaugeInvariantPool, to_scalars
+from .testing import assert_gauge_equivariant
 from .transport import EdgeGeometry, gather_rotate, rotate_scatter, transport_to_centre
 
 __all__ = [
@@ -31,9 +31,7 @@ __all__ = [
     "NormNonlinearity",
     "RegularNonlinearity",
     "to_scalars",
-    "mass_mean",
     "GaugeInvariantPool",
     "GaugeEquivariantNet",
-    "gauge_transform_batch",
     "assert_gauge_equivariant",
 ]

@@ -11,7 +11,8 @@ from ...batch import MeshBatch
 from .conv import GaugeConv
 from .field_type import FieldType
 from .nonlinearity import Activation, NormNonlinearity, RegularNonlinearity
-from .pooling import mass_mean, to_scalars
+from ..pooling import global_mean_pool
+from .pooling import to_scalars
 from .transport import EdgeGeometry, Weighting
 
 __all__ = ["GaugeEquivariantNet"]
@@ -95,5 +96,5 @@ class GaugeEquivariantNet(nn.Module):
             h = y if i == 0 else h + y
         s = to_scalars(h, self.hidden_type)  # (V, S)
         if self.outputs == "global":
-            s = mass_mean(s, batch)  # (B, S)
+            s = global_mean_pool(s, batch)  # (B, S)
         return self.head(s)

@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from ...batch import MeshBatch
+from ..pooling import global_mean_pool
 from .field_type import FieldType
 
-__all__ = ["to_scalars", "mass_mean", "GaugeInvariantPool"]
+__all__ = ["to_scalars", "GaugeInvariantPool"]
 
 
 def to_scalars(x: torch.Tensor, field_type: FieldType, *, eps: float = 1e-12) -> torch.Tensor:
@@ -61,13 +62,4 @@ class GaugeInvariantPool(nn.Module):
         s = to_scalars(x, self.field_type, eps=self.eps)  # (V, S)
         if self.outputs == "vertices":
             return s
-        return mass_mean(s, batch)
-
-
-def mass_mean(s: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
-    """Mass-weighted mean of per-vertex values per mesh: (V, S) -> (B, S)."""
-    w = batch.mass.to(s.dtype)  # (V,)
-    B = batch.num_meshes
-    num = s.new_zeros(B, s.shape[1]).index_add_(0, batch.vert_to_mesh, s * w[:, None])  # (B, S)
-    den = s.new_zeros(B).index_add_(0, batch.vert_to_mesh, w)  # (B,)
-    return num / den.clamp_min(torch.finfo(s.dtype).tiny)[:, None]
+        return global_mean_pool(s, batch)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from typing import Callable
 
@@ -12,53 +11,7 @@ import torch
 from ...batch import MeshBatch
 from .field_type import FieldType
 
-__all__ = ["gauge_transform_batch", "assert_gauge_equivariant"]
-
-
-def _wrap(a: torch.Tensor) -> torch.Tensor:
-    """Wrap angles into (-pi, pi]."""
-    return math.pi - torch.remainder(math.pi - a, 2 * math.pi)
-
-
-def _scale_rows(mat: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """diag(d) @ mat for a sparse COO (V, V) matrix."""
-    m = mat.coalesce()
-    idx = m.indices()
-    return torch.sparse_coo_tensor(idx, m.values() * d[idx[0]], m.shape, check_invariants=False).coalesce()
-
-
-def gauge_transform_batch(batch: MeshBatch, phi: torch.Tensor) -> MeshBatch:
-    """The same batch in frames rotated counter-clockwise by ``phi`` at each vertex.
-
-    Parameters
-    ----------
-    batch : MeshBatch
-    phi : Tensor, shape (V,)
-
-    Returns
-    -------
-    MeshBatch
-        ``basis_x, basis_y`` rotated; ``edge_angle -= phi[src]``; ``transport += phi[src] -
-        phi[dst]``; ``patch_theta -= phi[center]`` (when present); the complex gradient rows
-        multiplied by ``exp(-i phi)``. Angles are wrapped into (-pi, pi].
-    """
-    phi = phi.to(batch.verts.dtype)
-    c, s = torch.cos(phi), torch.sin(phi)  # (V,)
-    bx, by = batch.basis_x, batch.basis_y
-    src, dst = batch.edge_src, batch.edge_dst
-    gx, gy = batch.gradient_x, batch.gradient_y
-    changes = dict(
-        basis_x=c[:, None] * bx + s[:, None] * by,
-        basis_y=-s[:, None] * bx + c[:, None] * by,
-        edge_angle=_wrap(batch.edge_angle - phi[src]),
-        transport=_wrap(batch.transport + phi[src] - phi[dst]),
-        # (gx + i gy) * exp(-i phi): gx' = c gx + s gy, gy' = -s gx + c gy
-        gradient_x=(_scale_rows(gx, c) + _scale_rows(gy, s)).coalesce(),
-        gradient_y=(_scale_rows(gy, c) - _scale_rows(gx, s)).coalesce(),
-    )
-    if batch.patch_theta is not None:
-        changes["patch_theta"] = _wrap(batch.patch_theta - phi[batch.patch_center])
-    return dataclasses.replace(batch, **changes)
+__all__ = ["assert_gauge_equivariant"]
 
 
 def assert_gauge_equivariant(
@@ -104,7 +57,7 @@ def assert_gauge_equivariant(
     in_type.check(x)
     gen = torch.Generator().manual_seed(seed)
     phi = (2 * math.pi * torch.rand(batch.total_verts, generator=gen, dtype=torch.float64)).to(batch.device)
-    g_batch = gauge_transform_batch(batch, phi)
+    g_batch = batch.rotate_gauge(phi)
     with torch.no_grad():
         out = layer(x, batch)
         out_g = layer(in_type.transform(x, phi), g_batch)

@@ -5,10 +5,9 @@ built from operators computed with ``compute_operators(surface, patch_size=k)``.
 """
 
 from .acnn import ACNNConv
-from .gauge import rotate_gauge, wrap_angle
 from .gcnn import GCNNConv
 from .monet import GaussianKernels, MoNetConv
-from .network import PatchNet, mass_weighted_mean
+from .network import PatchNet
 from .patch_operator import PatchAggregate, PatchGather, aggregate_flat
 
 __all__ = [
@@ -20,7 +19,4 @@ __all__ = [
     "PatchGather",
     "PatchNet",
     "aggregate_flat",
-    "mass_weighted_mean",
-    "rotate_gauge",
-    "wrap_angle",
 ]

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ...batch import MeshBatch
-from .gauge import wrap_angle
+from ...batch import wrap_angle
 from .patch_operator import PatchGather
 
 __all__ = ["GaussianKernels", "MoNetConv"]

@@ -8,36 +8,17 @@ import torch
 from torch import nn
 
 from ...batch import MeshBatch
+from ..pooling import global_mean_pool
 from .acnn import ACNNConv
 from .gcnn import GCNNConv
 from .monet import MoNetConv
 from .patch_operator import PatchGather
 
-__all__ = ["PatchNet", "mass_weighted_mean"]
+__all__ = ["PatchNet"]
 
 Kind = Literal["gcnn", "acnn", "monet"]
 Outputs = Literal["vertices", "global"]
 _LAYERS = {"gcnn": GCNNConv, "acnn": ACNNConv, "monet": MoNetConv}
-
-
-def mass_weighted_mean(x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
-    """Area-weighted mean of per-vertex features over each mesh of the batch.
-
-    Parameters
-    ----------
-    x : Tensor, shape (V, C)
-    batch : MeshBatch
-
-    Returns
-    -------
-    Tensor, shape (B, C)
-        ``sum_v m_v x_v / sum_v m_v`` per mesh.
-    """
-    m = batch.mass.to(x.dtype)  # (V,)
-    nb = batch.num_meshes
-    num = x.new_zeros(nb, x.shape[1]).index_add(0, batch.vert_to_mesh, m[:, None] * x)  # (B, C)
-    den = x.new_zeros(nb).index_add(0, batch.vert_to_mesh, m)  # (B,)
-    return num / den.clamp_min(torch.finfo(x.dtype).tiny)[:, None]
 
 
 class PatchNet(nn.Module):
@@ -105,5 +86,5 @@ class PatchNet(nn.Module):
         for layer in self.layers:
             h = h + torch.relu(layer(h, batch, patches))
         if self.outputs == "global":
-            h = mass_weighted_mean(h, batch)  # (B, width)
+            h = global_mean_pool(h, batch)  # (B, width)
         return self.lin_out(h)
