@@ -49,6 +49,10 @@ _METHODS = ("auto", "block", "arpack", "dense")
 #: Below this many vertices ``method="auto"`` uses the dense LAPACK solver.
 DENSE_MAX_VERTS = 1200
 
+#: When the block solver does not converge, meshes up to this size fall back to dense LAPACK
+#: (exact, seconds); larger ones to ARPACK on the same factorization.
+DENSE_FALLBACK_MAX_VERTS = 6000
+
 
 def _check_pencil(L: sp.spmatrix, M: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
     if not sp.issparse(L):
@@ -218,7 +222,10 @@ class EigenSolver:
         if K == 0:
             return np.zeros(0), np.zeros((self.n, 0))
         if method == "auto":
-            method = "dense" if (self.n <= DENSE_MAX_VERTS or 3 * K >= self.n) else "block"
+            # Dense also when K is a large fraction of V: there the block Krylov solver was seen to
+            # stall (V ~ 1500-2600, K = 128) and dense LAPACK costs only seconds.
+            dense = self.n <= DENSE_MAX_VERTS or 3 * K >= self.n or (self.n <= 4000 and 25 * K >= self.n)
+            method = "dense" if dense else "block"
         if method != "dense" and 3 * K >= self.n:
             method = "dense"  # Krylov methods need room beyond the wanted pairs
         if method != "dense" and self.sigma is None:
@@ -228,7 +235,14 @@ class EigenSolver:
         elif method == "arpack":
             evals, y = self._arpack(K, tol, seed)
         else:
-            evals, y = self._block(K, tol, max_restarts, seed)
+            evals, y, converged = self._block(K, tol, max_restarts, seed)
+            if not converged:  # never return unconverged pairs
+                if self.n <= DENSE_FALLBACK_MAX_VERTS:
+                    logger.warning("falling back to the dense solver")
+                    evals, y = self._dense(K)
+                else:
+                    logger.warning("falling back to ARPACK (shift-invert on the same factorization)")
+                    evals, y = self._arpack(K, tol, seed)
         order = np.argsort(evals, kind="stable")
         evals = evals[order]
         # Roundoff negatives (a PSD L) become 0; genuinely negative values are left alone.
@@ -260,7 +274,7 @@ class EigenSolver:
         """
         return self.sigma + 1.0 / np.asarray(mu, dtype=np.float64)
 
-    def _block(self, K: int, tol: float, max_restarts: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _block(self, K: int, tol: float, max_restarts: int, seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
         """Thick-restart block Lanczos (block Krylov-Schur) on T, full reorthogonalization."""
         n = self.n
         rng = np.random.default_rng(seed)
@@ -328,7 +342,7 @@ class EigenSolver:
         if not conv.all():
             logger.warning("block eigensolver did not reach tol=%.1e after %d restarts (max residual %.2e)",
                            tol, max_restarts, float((res / np.abs(mu[:K])).max()))
-        return self._lambda(mu[:K]), x[:, :K]
+        return self._lambda(mu[:K]), x[:, :K], bool(conv.all())
 
 
 def eigen_basis(
@@ -351,8 +365,11 @@ def eigen_basis(
     k : int
         Number of eigenpairs wanted; ``K = min(k, V)`` are returned.
     method : {"auto", "block", "arpack", "dense"}
-        Solver (see the module docstring). ``"auto"``: dense for ``V <= DENSE_MAX_VERTS`` or
-        ``3 K >= V``, else ``"block"``.
+        Solver (see the module docstring). ``"auto"``: dense for ``V <= DENSE_MAX_VERTS``,
+        ``3 K >= V`` or (``V <= 4000`` and ``25 K >= V``), else ``"block"``. When the block solver
+        does not converge within its restarts it falls back to the dense solver (``V <=
+        DENSE_FALLBACK_MAX_VERTS``) or to ARPACK on the same factorization, so unconverged pairs
+        are never returned.
     tol : float
         Convergence test of the Krylov methods, on the shift-invert operator
         ``T = M^{1/2} (L - sigma M)^{-1} M^{1/2}``: ``||T y - mu y|| <= tol * mu`` for every
