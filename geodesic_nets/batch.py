@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
 
 from .errors import GeodesicNetsError
-from .operators import OperatorTensors, SurfaceOperators
+from .operators import OperatorTensors, SurfaceOperators, move_tensor_fields
 
 __all__ = ["MeshBatch", "collate", "wrap_angle"]
 
@@ -192,16 +192,7 @@ class MeshBatch:
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> "MeshBatch":
         """Move every tensor to ``device``; cast floating tensors to ``dtype`` when given."""
-        out = {}
-        for f in fields(self):
-            t = getattr(self, f.name)
-            if t is None:
-                out[f.name] = None
-            elif t.is_floating_point() and dtype is not None:
-                out[f.name] = t.to(device=device, dtype=dtype)
-            else:
-                out[f.name] = t.to(device=device)
-        return MeshBatch(**out)
+        return move_tensor_fields(self, device, dtype)
 
     def rotate_gauge(self, phi: torch.Tensor) -> "MeshBatch":
         """The same batch expressed in frames rotated counter-clockwise by ``phi``.

@@ -179,16 +179,24 @@ class OperatorTensors:
 
     def to(self, device: "str | torch.device | None" = None, dtype: "torch.dtype | None" = None) -> "OperatorTensors":
         """Move every tensor to ``device``; cast floating tensors to ``dtype`` when given."""
-        out = {}
-        for f in fields(self):
-            t = getattr(self, f.name)
-            if t is None:
-                out[f.name] = None
-            elif t.is_floating_point() and dtype is not None:
-                out[f.name] = t.to(device=device, dtype=dtype)
-            else:
-                out[f.name] = t.to(device=device)
-        return OperatorTensors(**out)
+        return move_tensor_fields(self, device, dtype)
+
+
+def move_tensor_fields(obj: Any, device: Any = None, dtype: "torch.dtype | None" = None) -> Any:
+    """A copy of the dataclass ``obj`` with every tensor field moved to ``device``.
+
+    Floating tensors are cast to ``dtype`` when given; index tensors keep theirs; None stays.
+    """
+    out = {}
+    for f in fields(obj):
+        t = getattr(obj, f.name)
+        if t is None:
+            out[f.name] = None
+        elif t.is_floating_point() and dtype is not None:
+            out[f.name] = t.to(device=device, dtype=dtype)
+        else:
+            out[f.name] = t.to(device=device)
+    return type(obj)(**out)
 
 
 def compute_operators(

@@ -37,6 +37,10 @@ def _check_per(per: str) -> None:
         raise ValueError(f"per must be 'vertex' or 'mesh', got {per!r}")
 
 
+def _operators(surface: Surface, operator_kwargs: dict | None) -> SurfaceOperators:
+    return compute_operators(surface, **(dict(k_eig=16) if operator_kwargs is None else operator_kwargs))
+
+
 def _run(model: Model, members: Sequence[SurfaceOperators], x: torch.Tensor) -> torch.Tensor:
     batch = MeshBatch.from_operators(members, dtype=torch.float64)
     with torch.no_grad():
@@ -112,10 +116,9 @@ def assert_permutation_equivariant(
     x : Tensor, shape (V, C_in)
     """
     _check_per(per)
-    kw = dict(k_eig=16) if operator_kwargs is None else dict(operator_kwargs)
     perm = np.random.default_rng(seed).permutation(surface.num_verts)
-    out = _run(model, [compute_operators(surface, **kw)], x)
-    out_p = _run(model, [compute_operators(_permuted_surface(surface, perm), **kw)], x[torch.as_tensor(perm)])
+    out = _run(model, [_operators(surface, operator_kwargs)], x)
+    out_p = _run(model, [_operators(_permuted_surface(surface, perm), operator_kwargs)], x[torch.as_tensor(perm)])
     expected = out[torch.as_tensor(perm)] if per == "vertex" else out
     _close(out_p, expected, "permuted input vs permuted output", atol, rtol)
 
@@ -150,9 +153,8 @@ def assert_rigid_invariant(
     x : Tensor, shape (V, C_in)
     """
     _check_per(per)
-    kw = dict(k_eig=16) if operator_kwargs is None else dict(operator_kwargs)
     rng = np.random.default_rng(seed)
     moved = surface.with_verts(surface.verts @ random_rotation(seed).T + rng.normal(size=3))
-    out = _run(model, [compute_operators(surface, **kw)], x)
-    out_m = _run(model, [compute_operators(moved, **kw)], x)
+    out = _run(model, [_operators(surface, operator_kwargs)], x)
+    out_m = _run(model, [_operators(moved, operator_kwargs)], x)
     _close(out_m, out, "moved vs original", atol, rtol)
