@@ -56,7 +56,7 @@ import torch
 from torch import nn
 
 from ...batch import MeshBatch
-from .patch_operator import PatchGather
+from .patch_operator import PatchGather, patches_for
 
 __all__ = ["GCNNConv"]
 
@@ -151,10 +151,7 @@ class GCNNConv(nn.Module):
         -------
         Tensor, shape (V, C_out)
         """
-        if x.ndim != 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must have shape (V, {self.in_channels}), got {tuple(x.shape)}")
-        if patches is None:
-            patches = PatchGather.from_batch(batch, radius=self.radius)
+        patches = patches_for(x, batch, patches, in_channels=self.in_channels, radius=self.radius)
         nv, nr, nt = x.shape[0], self.n_rho, self.n_theta
         if self.rotation == "fourier":
             out = self._fourier(x, patches)

@@ -34,7 +34,7 @@ from torch import nn
 
 from ...batch import MeshBatch
 from ...batch import wrap_angle
-from .patch_operator import PatchGather
+from .patch_operator import PatchGather, patches_for
 
 __all__ = ["GaussianKernels", "MoNetConv"]
 
@@ -213,10 +213,7 @@ class MoNetConv(nn.Module):
         -------
         Tensor, shape (V, C_out)
         """
-        if x.ndim != 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must have shape (V, {self.in_channels}), got {tuple(x.shape)}")
-        if patches is None:
-            patches = PatchGather.from_batch(batch, radius=self.radius)
+        patches = patches_for(x, batch, patches, in_channels=self.in_channels, radius=self.radius)
         d = patches.aggregate(x, self.kernels(patches))  # (V, J, C_in)
         out = d.reshape(x.shape[0], -1) @ self.weight.reshape(-1, self.out_channels)  # (V, C_out)
         if self.root is not None:

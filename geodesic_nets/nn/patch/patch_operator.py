@@ -36,7 +36,7 @@ import torch
 from ...batch import MeshBatch
 from ...errors import GeodesicNetsError
 
-__all__ = ["PatchAggregate", "PatchGather", "aggregate_flat"]
+__all__ = ["PatchAggregate", "PatchGather", "aggregate_flat", "patches_for"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,6 +191,19 @@ class PatchGather:
         if weights.shape[:2] != self.index.shape:
             raise ValueError(f"weights must have shape (V, K, S) = {tuple(self.index.shape)} + (S,), got {tuple(weights.shape)}")
         return PatchAggregate.apply(x, weights, self.index)
+
+
+def patches_for(
+    x: torch.Tensor, batch: MeshBatch, patches: "PatchGather | None", *, in_channels: int, radius: float | None
+) -> "PatchGather":
+    """Check a patch layer's input ``x`` (V, in_channels) and return the gather to use.
+
+    ``patches`` when given (shared by the layers of a network), else
+    ``PatchGather.from_batch(batch, radius=radius)``.
+    """
+    if x.ndim != 2 or x.shape[1] != in_channels:
+        raise ValueError(f"x must have shape (V, {in_channels}), got {tuple(x.shape)}")
+    return PatchGather.from_batch(batch, radius=radius) if patches is None else patches
 
 
 class PatchAggregate(torch.autograd.Function):
