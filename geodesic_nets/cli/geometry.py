@@ -1,20 +1,16 @@
-"""The ``geodesic-nets`` command line."""
+"""``geodesic-nets info`` and ``geodesic-nets precompute``: file reports and operator caches."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from typing import Sequence
 
-from .errors import GeodesicNetsError
-
-__all__ = ["main", "build_parser"]
+__all__ = ["register"]
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .io import inspect
+    from ..io import inspect
 
     report = inspect(args.file)
     if args.json:
@@ -25,8 +21,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
-    from .precompute import precompute_files
-    from .settings import OperatorSettings
+    from ..precompute import precompute_files
+    from ..settings import OperatorSettings
 
     settings = OperatorSettings(k_eig=args.k_eig, laplacian=args.laplacian, n_neighbors=args.n_neighbors,
                                 patch_size=args.patch_size)
@@ -41,18 +37,8 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     return 0 if done or not results else 1
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    run_demo(k_eig=args.k_eig, out_dir=args.out)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="geodesic-nets", description="Geometric deep learning on surfaces.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``info`` and ``precompute`` sub-commands to ``sub``."""
     info = sub.add_parser("info", help="validation report of a mesh or point cloud file")
     info.add_argument("file")
     info.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -68,27 +54,3 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--jobs", type=int, default=1, help="worker processes")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
     pre.set_defaults(func=_cmd_precompute)
-
-    demo = sub.add_parser("demo", help="run the geometry pipeline on embedded generated meshes")
-    demo.add_argument("--k-eig", type=int, default=64)
-    demo.add_argument("--out", default=None, help="directory for metrics.json and the generated meshes")
-    demo.set_defaults(func=_cmd_demo)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args))
-    except GeodesicNetsError as exc:
-        print(f"geodesic-nets: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # invalid option values
-        print(f"geodesic-nets: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
