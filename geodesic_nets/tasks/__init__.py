@@ -1,0 +1,5 @@
+"""Tasks: classification, segmentation and correspondence; losses, metrics, the training loop."""
+
+from .base import Task
+
+__all__ = ["Task"]

@@ -1,0 +1,63 @@
+"""The interface between the training loop and a task (classification, segmentation, ...)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data.sample import SampleBatch
+
+__all__ = ["Task"]
+
+
+class Task(ABC):
+    """What the training loop needs to know about a task.
+
+    Attributes
+    ----------
+    name : str
+        "classification", "segmentation", "correspondence" or "functional_maps".
+    primary_metric : str
+        Key of :meth:`evaluate`'s result that selects the best checkpoint.
+    higher_is_better : bool
+        Direction of the primary metric.
+    """
+
+    name: str = ""
+    primary_metric: str = ""
+    higher_is_better: bool = True
+
+    @abstractmethod
+    def loss(self, model: nn.Module, sb: SampleBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss of a batch and scalar statistics to log.
+
+        The loss is the mean over the B meshes of each mesh's loss, so that averaging the
+        gradients of R processes with batches of B (DistributedDataParallel) equals one process
+        with a batch of R * B. The model is in training mode; augmentations are drawn from
+        torch's global generator (the loop seeds and checkpoints it).
+        """
+
+    @abstractmethod
+    def evaluate(
+        self,
+        model: nn.Module,
+        dataset: Any,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        batch_size: int = 1,
+    ) -> dict[str, Any]:
+        """Metrics of ``model`` (in eval mode, no gradients) on ``dataset``.
+
+        Returns a JSON-serializable dict containing at least ``primary_metric`` (a float);
+        other values may be floats, lists or nested dicts (e.g. a confusion matrix).
+        """
+
+    def better(self, new: float, old: float | None) -> bool:
+        """Whether ``new`` improves on ``old`` (None: nothing yet)."""
+        if old is None:
+            return True
+        return new > old if self.higher_is_better else new < old
