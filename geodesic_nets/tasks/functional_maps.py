@@ -95,7 +95,7 @@ class FunctionalMapTask(Task):
             C_true = true_fmap(evecs[ia][:, :self.k], evecs[ib][:, :self.k], sb.corr[ia], sb.corr[ib])
             losses.append(((C - C_true) ** 2).sum())
         loss = torch.stack(losses).mean()
-        return loss, {"fmap_loss": float(loss)}
+        return loss, {"fmap_loss": float(loss.detach())}
 
     # ------------------------------------------------------------------ evaluation
     def _pairs(self, dataset) -> list[tuple[int, int]]:
@@ -158,7 +158,7 @@ class FunctionalMapTask(Task):
             "mean_geodesic_error_x100": float(100 * e.mean()),
             "pair_error_std_x100": float(100 * pair_means.std()),
             "n_pairs": len(per_pair),
-            "error_curve": {"radii": list(self.radii), "fraction": error_curve(e, self.radii).tolist()},
+            "error_curve": {"radii": list(self.radii), "fraction": error_curve(e, self.radii).fractions.tolist()},
             "worst_pairs": sorted(([names[a], names[b], 100 * v] for (a, b), v in per_pair.items()),
                                   key=lambda r: -r[2])[:5],
         }

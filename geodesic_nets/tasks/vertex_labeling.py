@@ -94,5 +94,5 @@ class VertexLabelingTask(Task):
         if errors:
             e = np.concatenate(errors)
             result["mean_geodesic_error"] = float(e.mean())
-            result["error_curve"] = {"radii": list(self.radii), "fraction": error_curve(e, self.radii).tolist()}
+            result["error_curve"] = {"radii": list(self.radii), "fraction": error_curve(e, self.radii).fractions.tolist()}
         return result

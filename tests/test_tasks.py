@@ -1,0 +1,137 @@
+"""Task losses and evaluations against direct computations, with models whose outputs are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geodesic_nets import OperatorSettings, compute_operators, primitives
+from geodesic_nets.data.sample import ShapeSample, collate_samples
+from geodesic_nets.errors import GeodesicNetsError
+from geodesic_nets.surface import Surface
+from geodesic_nets.tasks.classification import ClassificationTask
+from geodesic_nets.tasks.functional_maps import FunctionalMapTask, true_fmap
+from geodesic_nets.tasks.segmentation import SegmentationTask
+from geodesic_nets.tasks.vertex_labeling import VertexLabelingTask
+
+S = OperatorSettings(k_eig=40)
+
+
+class Fixed(nn.Module):
+    """A 'model' returning a fixed function of the batch (and one parameter so it can be trained)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.w = nn.Parameter(torch.ones((), dtype=torch.float64))
+
+    def forward(self, batch):
+        return self.fn(batch) * self.w
+
+
+def _ops(surface):
+    return compute_operators(surface, settings=S).to(dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return [_ops(primitives.bumpy_sphere(2, seed=s)) for s in (1, 2, 3)]
+
+
+def test_classification_loss_is_mean_over_meshes(shapes):
+    samples = [ShapeSample(f"s{i}", o, label=torch.tensor(i % 2)) for i, o in enumerate(shapes)]
+    sb = collate_samples(samples)
+    logits = torch.randn(3, 2, dtype=torch.float64)
+    task = ClassificationTask(2)
+    loss, stats = task.loss(Fixed(lambda b: logits), sb)
+    expected = np.mean([F.cross_entropy(logits[i:i + 1], torch.tensor([i % 2])).item() for i in range(3)])
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    assert stats["accuracy"] == pytest.approx(float((logits.argmax(1) == sb.label).double().mean()))
+    ev = task.evaluate(Fixed(lambda b: logits[: b.num_meshes]), samples[:1], device="cpu", dtype=torch.float64)
+    assert ev["accuracy"] == float(logits[0].argmax() == 0)
+    assert np.sum(ev["confusion_matrix"]) == 1
+
+
+def test_segmentation_loss_weights_meshes_equally_and_evaluates_faces(shapes):
+    rng = np.random.default_rng(0)
+    samples = [ShapeSample(f"s{i}", o, label=torch.as_tensor(rng.integers(0, 3, o.num_verts)),
+                           face_label=torch.as_tensor(rng.integers(0, 3, o.faces.shape[0])))
+               for i, o in enumerate(shapes[:2])]
+    sb = collate_samples(samples)
+    logits = torch.randn(sb.batch.total_verts, 3, dtype=torch.float64)
+    task = SegmentationTask(3)
+    loss, _ = task.loss(Fixed(lambda b: logits), sb)
+    parts = sb.batch.split(logits)
+    expected = np.mean([F.cross_entropy(p, s.label).item() for p, s in zip(parts, samples)])
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    # a model that outputs the one-hot labels: perfect vertex accuracy; faces follow their vertices' mean
+    onehot = lambda b: F.one_hot(torch.cat([s.label for s in samples])[: b.total_verts], 3).double()
+    ev = task.evaluate(Fixed(onehot), samples[:1], device="cpu", dtype=torch.float64)
+    assert ev["vertex_accuracy"] == 1.0
+    f_pred = F.one_hot(samples[0].label, 3).double()[samples[0].operators.faces].mean(1).argmax(1)
+    assert ev["face_accuracy"] == pytest.approx(float((f_pred == samples[0].face_label).double().mean()))
+
+
+def test_vertex_labeling_ignores_unknown_and_measures_geodesic_error(shapes):
+    ops = shapes[0]
+    V = ops.num_verts
+    label = torch.arange(V)
+    label[:10] = -1
+    sample = ShapeSample("s", ops, label=label, corr=torch.arange(V))
+    task = VertexLabelingTask(V)
+    logits = torch.full((V, V), -10.0, dtype=torch.float64)
+    logits[torch.arange(V), torch.arange(V)] = 10.0
+    shift = torch.roll(torch.arange(V), 1)
+    logits[20:30] = -10.0
+    logits[torch.arange(20, 30), shift[20:30]] = 10.0  # ten wrong predictions
+    loss, stats = task.loss(Fixed(lambda b: logits), collate_samples([sample]))
+    known = label >= 0
+    expected = F.cross_entropy(logits[known], label[known])
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+    ev = task.evaluate(Fixed(lambda b: logits), [sample], device="cpu", dtype=torch.float64)
+    assert ev["accuracy"] == pytest.approx((V - 10 - 10) / (V - 10))
+    assert ev["error_curve"]["fraction"][0] == pytest.approx(ev["accuracy"])
+    assert 0 < ev["mean_geodesic_error"] < 0.05
+
+
+def _permuted(surface: Surface, perm: np.ndarray) -> Surface:
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    return Surface(surface.verts[perm], inv[surface.faces])
+
+
+def test_true_fmap_and_perfect_features_give_zero_error():
+    base = primitives.bumpy_sphere(2, seed=5)
+    perm = np.random.default_rng(0).permutation(base.num_verts)
+    a, b = _ops(base), _ops(_permuted(base, perm))
+    ref = np.arange(0, base.num_verts, 3)
+    corr_a = torch.as_tensor(ref)
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    corr_b = torch.as_tensor(inv[ref])  # vertex of b that is base vertex ref
+    C = true_fmap(a.evecs[:, :20], b.evecs[:, :20], corr_a, corr_b)
+    # same surface renumbered: the true map is diagonal with +-1 (eigenvector signs), up to eigenspace mixing
+    assert torch.allclose(C.abs().diag(), torch.ones(20, dtype=torch.float64), atol=1e-6)
+    samples = [ShapeSample("a", a, corr=corr_a), ShapeSample("b", b, corr=corr_b)]
+    # features = the unpermuted coordinates: rigidly identical, so the map is exact
+    task = FunctionalMapTask(k=20, lambda_=1e-6)
+    model = Fixed(lambda batch: batch.verts)
+    ev = task.evaluate(model, samples, device="cpu", dtype=torch.float64)
+    assert ev["n_pairs"] == 2
+    assert ev["mean_geodesic_error"] < 1e-3
+    loss, _ = task.loss(model, collate_samples(samples))
+    assert loss.item() < 1e-6
+    # scrambled features: large error, large loss
+    gen = torch.Generator().manual_seed(0)
+    noise = lambda batch: torch.randn(batch.total_verts, 3, generator=gen, dtype=torch.float64)
+    assert task.evaluate(Fixed(noise), samples, device="cpu", dtype=torch.float64)["mean_geodesic_error"] > 0.1
+    assert task.loss(Fixed(noise), collate_samples(samples))[0].item() > 1.0
+
+
+def test_functional_map_loss_needs_pairs(shapes):
+    samples = [ShapeSample(f"s{i}", o, corr=torch.arange(10)) for i, o in enumerate(shapes)]
+    with pytest.raises(GeodesicNetsError, match="even"):
+        FunctionalMapTask(k=10).loss(Fixed(lambda b: b.verts), collate_samples(samples))
