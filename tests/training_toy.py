@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 
 from geodesic_nets import OperatorSettings, Surface, compute_operators, primitives
 from geodesic_nets.data.sample import ShapeSample, collate_samples
@@ -68,9 +69,9 @@ class ToyClassification(Task):
 
     def evaluate(self, model, dataset, *, device, dtype, batch_size=1):
         correct, total, loss_sum = 0, 0, 0.0
-        items = list(dataset)
-        for i in range(0, len(items), batch_size):
-            sb = collate_samples(items[i : i + batch_size]).to(device, dtype)
+        # a DataLoader draws its base seed from torch's global generator, as real tasks' would
+        for sb in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_samples):
+            sb = sb.to(device, dtype)
             logits = self._logits(model, sb.batch)
             loss_sum += F.cross_entropy(logits, sb.label, reduction="sum").item()
             correct += int((logits.argmax(-1) == sb.label).sum())

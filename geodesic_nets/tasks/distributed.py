@@ -36,6 +36,7 @@ __all__ = [
     "broadcast_object",
     "all_gather_object",
     "barrier",
+    "broadcast_module_state",
 ]
 
 log = logging.getLogger(__name__)
@@ -324,6 +325,21 @@ def all_gather_object(obj: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast_module_state(module: torch.nn.Module, src: int = 0) -> None:
+    """Overwrite every process's parameters and buffers with those of rank ``src`` (in place).
+
+    Used after the main process alone ran a model (evaluation), in case the forward changed its
+    state (DiffusionNet clamps its diffusion times in place). No-op without a group.
+    """
+    if not _group_active():
+        return
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for t in module.state_dict().values():
+            dist.broadcast(t, src=src)
 
 
 def barrier() -> None:

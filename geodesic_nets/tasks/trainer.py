@@ -34,6 +34,7 @@ from .distributed import (
     all_gather_object,
     all_reduce_mean,
     barrier,
+    broadcast_module_state,
     broadcast_object,
     cleanup,
     init_distributed,
@@ -422,6 +423,7 @@ def fit(
                 if outcome[0] == "error":
                     raise GeodesicNetsError(f"evaluation failed on the main process: {outcome[1]}")
                 val_metrics = outcome[1]
+                broadcast_module_state(model)  # a forward may change the model (in-place clamps)
                 eval_seconds = time.perf_counter() - t_eval
                 value = float(val_metrics[task.primary_metric])
                 improved = bool(broadcast_object(task.better(value, best_metric) if info.is_main else None))
