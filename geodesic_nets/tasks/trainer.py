@@ -312,7 +312,7 @@ def fit(
                     "resume with the same number of processes",
                     path=last_path,
                 )
-        elif resume:
+        elif resume and info.is_main:
             log.warning("resume requested but %s does not exist: starting a new run", last_path)
         if info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -354,7 +354,8 @@ def fit(
             start_epoch, global_step = int(state["epoch"]), int(state["global_step"])
             best_metric, best_epoch = state["best_metric"], state["best_epoch"]
             history = list(state["history"])
-            log.info("resuming %s after epoch %d (step %d)", run_dir, start_epoch, global_step)
+            if info.is_main:
+                log.info("resuming %s after epoch %d (step %d)", run_dir, start_epoch, global_step)
 
         # ---------------------------------------------------------------- data
         sampler = ShardedSampler(train_set, num_replicas=info.world_size, rank=info.rank, seed=config.seed)
