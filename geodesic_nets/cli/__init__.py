@@ -1,7 +1,7 @@
 """The ``geodesic-nets`` command line.
 
 One module per group of sub-commands, each with a ``register(subparsers)`` function:
-:mod:`.geometry` (info, precompute), :mod:`.demo`.
+:mod:`.geometry` (info, precompute), :mod:`.train` (train, evaluate, predict), :mod:`.demo`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import sys
 from typing import Sequence
 
 from ..errors import GeodesicNetsError
-from . import demo, geometry
+from . import demo, geometry, train
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (geometry, demo)
+_GROUPS = (geometry, train, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

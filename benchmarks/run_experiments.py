@@ -1,0 +1,111 @@
+"""Reproduce the task results of the README: train and evaluate over seeds/splits, summarize.
+
+Usage (one thread, as everywhere on the shared machines)::
+
+    OMP_NUM_THREADS=1 python benchmarks/run_experiments.py shrec11 --root ../shared/data/shrec11 \
+        --seeds 0 1 2 3 4 [--epochs N] [--runs runs/] [--cache cache/]
+
+Each experiment is a TOML file in ``benchmarks/experiments/``. For every seed the dataset split
+seed (SHREC'11 draws its 10 training meshes per class with it) and the training seed are set to
+that seed; each run gets its own run directory (``RUNS/NAME/seed_S``) with the full record
+(experiment.json, config, environment, metrics). The summary (mean +- std over seeds of the
+final-epoch evaluation, time per epoch and in total, and the published figures to compare with)
+is printed as a table and written to ``benchmarks/results/experiments/NAME.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+HERE = Path(__file__).resolve().parent
+
+#: published figures on the same protocol, for the table (higher is better unless noted)
+PUBLISHED = {
+    "shrec11": {"metric": "accuracy (%)", "DiffusionNet": 99.5, "DeltaConv": 99.6, "target": 99.7},
+    "faust": {"metric": "accuracy at zero geodesic error (%)", "GEM-CNN": 99.73, "MoNet (SHOT)": 73.8, "target": 99.8},
+    "faust_r": {"metric": "mean geodesic error x100 (lower is better)", "ULRSSM": 1.6, "DiffZO": 1.9,
+                "GeomFmaps (DiffusionNet)": "2-3.5", "target": 1.5},
+    "human_seg": {"metric": "accuracy (%)", "MeshCNN": 92.3, "MeshWalker": 92.7, "target": 93.0},
+}
+
+HEADLINE = {"classification": ("accuracy", 100.0), "segmentation": ("vertex_accuracy", 100.0),
+            "vertex_labeling": ("accuracy", 100.0), "functional_maps": ("mean_geodesic_error", 100.0)}
+
+
+def main(argv=None) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    from geodesic_nets.tasks.experiment import ExperimentConfig
+    from geodesic_nets.tasks.metrics import summarize
+    from geodesic_nets.tasks.runner import train_experiment
+    from geodesic_nets.tasks.records import environment_record
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", help="experiment: a TOML file name in benchmarks/experiments/ (without .toml)")
+    p.add_argument("--root", required=True, help="dataset root")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--runs", default="runs", help="directory for the run directories")
+    p.add_argument("--cache", default=None, help="operator cache directory (default RUNS/cache)")
+    p.add_argument("--jobs", type=int, default=1, help="processes for the operator precomputation")
+    p.add_argument("--resume", action="store_true", help="resume run directories that exist")
+    p.add_argument("--out", default=str(HERE / "results" / "experiments"), help="directory of the summary JSON")
+    args = p.parse_args(argv)
+
+    base = ExperimentConfig.from_toml(HERE / "experiments" / f"{args.name}.toml")
+    cache = args.cache or str(Path(args.runs) / "cache")
+    results = []
+    for seed in args.seeds:
+        ds_opts = dict(base.dataset_options)
+        if base.dataset == "shrec11":
+            ds_opts["seed"] = seed
+        train = base.train.replace(seed=seed, progress=False, **({"epochs": args.epochs} if args.epochs else {}))
+        cfg = base.replace(root=args.root, dataset_options=ds_opts, train=train, cache_dir=cache, jobs=args.jobs)
+        run_dir = Path(args.runs) / args.name / f"seed_{seed}"
+        t0 = time.perf_counter()
+        ev = train_experiment(cfg, run_dir, resume=args.resume and (run_dir / "checkpoints" / "last.pt").is_file())
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        epoch_s = [h.get("epoch_seconds") for h in metrics.get("history", []) if h.get("epoch_seconds") is not None]
+        results.append({"seed": seed, "run_dir": str(run_dir), "evaluation": ev, "wall_seconds": time.perf_counter() - t0,
+                        "median_epoch_seconds": sorted(epoch_s)[len(epoch_s) // 2] if epoch_s else None,
+                        "epochs": cfg.train.epochs})
+        print(f"seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in ev.items() if isinstance(v, float)), flush=True)
+
+    task = results[0]["evaluation"]["task"]
+    key, scale = HEADLINE[task]
+    summary = summarize([r["evaluation"][key] * scale for r in results])
+    out = {
+        "experiment": args.name,
+        "config": base.to_dict(),
+        "command": " ".join([Path(sys.executable).name, "benchmarks/run_experiments.py", *(argv or sys.argv[1:])]),
+        "metric": f"{key} x{scale:g}",
+        "summary": summary,
+        "runs": results,
+        "published": PUBLISHED.get(args.name, {}),
+        "environment": environment_record(),
+    }
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    path = Path(args.out) / f"{args.name}.json"
+    path.write_text(json.dumps(out, indent=2, default=str))
+    print(f"\n{args.name}: {key} x{scale:g} = {summary['mean']:.2f} +- {summary['std']:.2f} over {summary['n']} seed(s)")
+    print(f"{'seed':>6} {'metric':>10} {'epochs':>7} {'s/epoch':>9} {'total s':>9}")
+    for r in results:
+        ep = r["median_epoch_seconds"]
+        print(f"{r['seed']:>6} {r['evaluation'][key] * scale:>10.2f} {r['epochs']:>7} "
+              f"{(f'{ep:.1f}' if ep else '-'):>9} {r['wall_seconds']:>9.0f}")
+    print("published:", json.dumps(PUBLISHED.get(args.name, {})))
+    print(f"written {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""``geodesic-nets train``, ``evaluate`` and ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["register", "experiment_from_args"]
+
+
+def experiment_from_args(args: argparse.Namespace):
+    """An ExperimentConfig from ``--config`` (optional) overridden by the command-line options."""
+    from ..settings import OperatorSettings
+    from ..tasks.experiment import ExperimentConfig
+    from ..tasks.models import ModelSpec
+
+    cfg = ExperimentConfig.from_toml(args.config) if args.config else ExperimentConfig()
+    changes: dict = {}
+    for opt, key in (("task", "task"), ("dataset", "dataset"), ("root", "root"), ("cache", "cache_dir"),
+                     ("jobs", "jobs")):
+        if getattr(args, opt) is not None:
+            changes[key] = getattr(args, opt)
+    model = cfg.model.to_dict()
+    for opt, key in (("model", "name"), ("features", "in_features"), ("width", "width"), ("depth", "depth")):
+        if getattr(args, opt) is not None:
+            model[key] = getattr(args, opt)
+    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "device", "dtype")
+             if getattr(args, k) is not None}
+    if args.no_progress:
+        train["progress"] = False
+    ops = dataclasses.asdict(cfg.operators)
+    if args.k_eig is not None:
+        ops["k_eig"] = args.k_eig
+    ds_opts = dict(cfg.dataset_options)
+    for item in args.dataset_option or []:
+        key, _, value = item.partition("=")
+        try:
+            ds_opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            ds_opts[key] = value
+    return cfg.replace(**changes, model=ModelSpec.from_dict(model), train=cfg.train.replace(**train),
+                       operators=OperatorSettings(**ops), dataset_options=ds_opts)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ..tasks.runner import train_experiment
+
+    cfg = experiment_from_args(args)
+    print(f"training {cfg.model.name} ({cfg.model.in_features} inputs) for {cfg.task} on {cfg.dataset}"
+          f"{' at ' + cfg.root if cfg.root else ''}: {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, "
+          f"run directory {args.out}", file=sys.stderr)
+    result = train_experiment(cfg, args.out, resume=args.resume)
+    if result:
+        print(json.dumps(_headline(result), indent=2))
+    return 0
+
+
+def _headline(result: dict) -> dict:
+    """The scalar entries of an evaluation (drops matrices and curves)."""
+    return {k: v for k, v in result.items() if isinstance(v, (int, float, str))}
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..tasks.runner import evaluate_run
+
+    result = evaluate_run(args.run_dir, checkpoint=args.checkpoint, split=args.split, dataset=args.dataset,
+                          root=args.root)
+    print(json.dumps(_headline(result), indent=2))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from ..tasks.predict import predict_files
+
+    written = predict_files(args.run_dir, args.files, out_dir=args.out, checkpoint=args.checkpoint)
+    for path in written:
+        print(path)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``evaluate`` and ``predict`` to ``sub``."""
+    tr = sub.add_parser("train", help="train a model (classification, segmentation, correspondence)")
+    tr.add_argument("--config", help="experiment TOML file (command-line options override it)")
+    tr.add_argument("--task", choices=["classification", "segmentation", "correspondence", "vertex_labeling",
+                                       "functional_maps"])
+    tr.add_argument("--dataset", help="shrec11, faust, faust_r, human_seg, folder, synthetic_shapes, "
+                                      "synthetic_correspondence, synthetic_segmentation")
+    tr.add_argument("--root", help="dataset root directory")
+    tr.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
+                    help="dataset loader option (JSON value), e.g. n_train=10; repeatable")
+    tr.add_argument("--model", choices=["diffusion", "gauge", "monet", "gcnn", "acnn"])
+    tr.add_argument("--features", choices=["xyz", "hks", "wks", "hks+xyz"])
+    tr.add_argument("--width", type=int)
+    tr.add_argument("--depth", type=int)
+    tr.add_argument("--k-eig", type=int)
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    tr.add_argument("--dtype", choices=["float32", "float64"])
+    tr.add_argument("--cache", help="operator cache directory")
+    tr.add_argument("--jobs", type=int, help="processes for the operator precomputation")
+    tr.add_argument("--out", required=True, help="run directory")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bars")
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="evaluate a trained run directory")
+    ev.add_argument("run_dir")
+    ev.add_argument("--checkpoint", choices=["last", "best"], default="last")
+    ev.add_argument("--split", help="split to evaluate (default: the run's evaluation split)")
+    ev.add_argument("--dataset", help="evaluate on another dataset")
+    ev.add_argument("--root", help="root of that dataset")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="labels or correspondences for mesh files with a trained run")
+    pr.add_argument("run_dir")
+    pr.add_argument("files", nargs="+", help="mesh files (correspondence: the first is the source)")
+    pr.add_argument("--out", help="output directory (default RUN_DIR/predictions)")
+    pr.add_argument("--checkpoint", choices=["last", "best"], default="last")
+    pr.set_defaults(func=_cmd_predict)

@@ -1,0 +1,248 @@
+"""Train, evaluate and predict from an :class:`ExperimentConfig` and a run directory.
+
+A run directory holds ``experiment.json`` (the experiment), ``config.json``,
+``environment.json``, ``metrics.csv``, ``metrics.json`` (written by the training loop;
+:func:`train_experiment` and :func:`evaluate_run` add their final evaluation under
+``"evaluation"``) and ``checkpoints/{last,best}.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import torch
+
+from ..errors import GeodesicNetsError
+from .base import Task
+from .checkpoint import load_checkpoint
+from .classification import ClassificationTask
+from .experiment import ExperimentConfig
+from .functional_maps import FunctionalMapTask
+from .models import ModelSpec, SurfaceModel, build_model
+from .segmentation import SegmentationTask
+from .vertex_labeling import VertexLabelingTask
+
+__all__ = ["Run", "make_task", "load_datasets", "train_experiment", "evaluate_run", "load_run", "resolve_task"]
+
+log = logging.getLogger(__name__)
+
+CheckpointName = Literal["last", "best"]
+
+
+def resolve_task(cfg: ExperimentConfig, dataset: Any) -> str:
+    """The concrete task: "correspondence" becomes vertex labelling or functional maps."""
+    if cfg.task != "correspondence":
+        return cfg.task
+    return "vertex_labeling" if getattr(dataset, "num_classes", None) else "functional_maps"
+
+
+def make_task(cfg: ExperimentConfig, dataset: Any) -> Task:
+    """The task object for ``cfg`` (classes from ``dataset.num_classes``)."""
+    name = resolve_task(cfg, dataset)
+    opts = dict(cfg.task_options)
+    if name == "classification":
+        return ClassificationTask(dataset.num_classes, **opts)
+    if name == "segmentation":
+        return SegmentationTask(dataset.num_classes, **opts)
+    if name == "vertex_labeling":
+        return VertexLabelingTask(dataset.num_classes, **opts)
+    return FunctionalMapTask(**opts)
+
+
+def model_spec(cfg: ExperimentConfig, dataset: Any) -> ModelSpec:
+    """``cfg.model`` with the output width and kind the task needs."""
+    name = resolve_task(cfg, dataset)
+    spec = cfg.model.to_dict()
+    if name == "classification":
+        spec.update(out_channels=dataset.num_classes, outputs="global")
+    elif name in ("segmentation", "vertex_labeling"):
+        spec.update(out_channels=dataset.num_classes, outputs="vertices")
+    else:  # functional maps: learned features; keep the configured width (default 128 if unset)
+        spec.update(outputs="vertices", out_channels=cfg.model.out_channels if cfg.model.out_channels > 1 else 128)
+    return ModelSpec.from_dict(spec)
+
+
+def _augment(cfg: ExperimentConfig):
+    if cfg.model.in_features not in ("xyz", "hks+xyz") or cfg.augment.get("enabled", True) is False:
+        return None
+    from ..data.augment import Augment
+
+    opts = {k: v for k, v in cfg.augment.items() if k != "enabled"}
+    return Augment(**opts)
+
+
+def load_datasets(cfg: ExperimentConfig, splits: Sequence[str], *, progress: bool = True) -> dict[str, Any]:
+    """The datasets of ``cfg`` for each split name."""
+    from ..data import load_dataset
+
+    out = {}
+    for split in splits:
+        out[split] = load_dataset(cfg.dataset, root=cfg.root, split=split, settings=cfg.operators,
+                                  cache_dir=cfg.cache_dir, jobs=cfg.jobs, progress=progress, **cfg.dataset_options)
+    return out
+
+
+def _update_metrics(run_dir: Path, key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """Add ``value`` under ``key`` in the run's metrics.json (atomically); returns it JSON-able."""
+    from .records import to_jsonable, write_json
+
+    path = run_dir / "metrics.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[key] = to_jsonable(value)
+    write_json(path, data)
+    return data[key]
+
+
+def train_experiment(cfg: ExperimentConfig, run_dir: str | Path, *, resume: bool = False) -> dict[str, Any]:
+    """Load the data, train, evaluate the final model on ``cfg.eval_split``; returns the evaluation.
+
+    The reported evaluation is that of the model after the last epoch (``last.pt``); the
+    checkpoint with the best monitored metric is kept beside it but not used for the report,
+    because it was selected on the evaluation split.
+    """
+    from .trainer import fit
+
+    run_dir = Path(run_dir)
+    if resume:
+        saved = ExperimentConfig.load(run_dir)
+        if saved.to_dict() | {"train": None} != cfg.to_dict() | {"train": None}:
+            raise GeodesicNetsError(f"{run_dir} was trained with another experiment configuration; "
+                                    "start a new run directory or resume with the same options")
+    data = load_datasets(cfg, ["train", cfg.eval_split], progress=cfg.train.progress)
+    train_set, eval_set = data["train"], data[cfg.eval_split]
+    task = make_task(cfg, train_set)
+    spec = model_spec(cfg, train_set)
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(spec, augment=_augment(cfg))
+    cfg.save(run_dir)
+    record = {"experiment": cfg.to_dict(), "model_spec": spec.to_dict(), "task": task.name,
+              "train_set": train_set.describe(), "eval_set": eval_set.describe()}
+    monitor = _monitoring_task(task)
+    result = fit(model, monitor, train_set, config=cfg.train, run_dir=run_dir, val_set=eval_set, resume=resume,
+                 record=record)
+    if not _is_main():
+        return {}
+    t0 = time.perf_counter()
+    evaluation = task.evaluate(model, eval_set, device=_device(cfg), dtype=cfg.train.torch_dtype,
+                               batch_size=1)
+    evaluation = {"task": task.name, "checkpoint": "last", "split": cfg.eval_split, "seconds": time.perf_counter() - t0,
+                  "train_seconds": result.seconds, **evaluation}
+    return _update_metrics(run_dir, "evaluation", evaluation)
+
+
+def _monitoring_task(task: Task) -> Task:
+    """A cheaper copy of the task for the per-epoch evaluations (no geodesic error curves)."""
+    if isinstance(task, VertexLabelingTask):
+        return VertexLabelingTask(task.num_classes, geodesic_errors=False, radii=task.radii)
+    return task
+
+
+def _is_main() -> bool:
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+
+
+def _device(cfg: ExperimentConfig) -> torch.device:
+    d = cfg.train.device
+    if d == "auto":
+        d = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(d)
+
+
+@dataclass
+class Run:
+    """A trained model loaded from its run directory."""
+
+    run_dir: Path
+    experiment: ExperimentConfig
+    spec: ModelSpec
+    model: SurfaceModel
+    task_name: str
+    device: torch.device
+    dtype: torch.dtype
+    class_names: list[str] | None = None
+
+    def samples(self, files: Sequence[str | Path]) -> list:
+        """Shape samples of ``files`` prepared like the training data (normalized, same operators)."""
+        from ..data import ShapeSample, prepare_samples
+
+        prepared = prepare_samples(list(files), settings=self.experiment.operators,
+                                   cache_dir=self.experiment.cache_dir, progress=False, dtype=self.dtype)
+        return [ShapeSample(Path(f).stem, p.operators, path=str(f), extra=dict(p.info)) for f, p in zip(files, prepared)]
+
+    def outputs(self, sample) -> torch.Tensor:
+        """The model's output for one sample (CPU, float64)."""
+        from ..batch import MeshBatch
+
+        batch = MeshBatch.from_operators([sample.operators], device=self.device, dtype=self.dtype)
+        self.model.eval()
+        with torch.no_grad():
+            return self.model(batch).double().cpu()
+
+    def vertex_features(self, sample) -> torch.Tensor:
+        """Learned per-vertex features of one sample, shape (V, C), CPU float64."""
+        from ..batch import MeshBatch
+
+        batch = MeshBatch.from_operators([sample.operators], device=self.device, dtype=self.dtype)
+        self.model.eval()
+        return self.model.vertex_features(batch).double().cpu()
+
+    def point_map(self, source, target) -> torch.Tensor:
+        """For every vertex of ``target``, a vertex of ``source`` (V_target,) int64."""
+        if self.task_name == "functional_maps":
+            task = FunctionalMapTask(**self.experiment.task_options)
+            maps = task.maps(self.model, [source, target], [(0, 1)], device=self.device, dtype=self.dtype)
+            return maps[(0, 1)]
+        if self.task_name == "vertex_labeling":
+            # both shapes labelled with template vertices: match target vertices to source vertices of the same label
+            ls, lt = self.outputs(source).argmax(1), self.outputs(target).argmax(1)
+            first = torch.full((int(max(ls.max(), lt.max())) + 1,), -1, dtype=torch.int64)
+            first[ls.flip(0)] = torch.arange(len(ls) - 1, -1, -1)
+            out = first[lt]
+            missing = out < 0
+            if missing.any():  # labels the source never predicts: nearest in the learned features
+                from .fmaps import nearest_neighbor_map
+
+                nn_map = nearest_neighbor_map(self.vertex_features(source), self.vertex_features(target))
+                out[missing] = nn_map[missing]
+            return out
+        raise GeodesicNetsError(f"a {self.task_name} model does not produce correspondences")
+
+
+def load_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", device: str | None = None) -> Run:
+    """Rebuild the model of a run directory from ``experiment.json`` and a checkpoint."""
+    run_dir = Path(run_dir)
+    cfg = ExperimentConfig.load(run_dir)
+    cfg_path = run_dir / "config.json"
+    record = json.loads(cfg_path.read_text()).get("record", {}) if cfg_path.is_file() else {}
+    if "model_spec" not in record:
+        raise GeodesicNetsError(f"{cfg_path} has no model_spec record; was the run finished by this version?")
+    spec = ModelSpec.from_dict(record["model_spec"])
+    dev = torch.device(device) if device else _device(cfg)
+    state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=dev)
+    model = build_model(spec)
+    model.load_state_dict(state["model"])
+    model.to(dev, cfg.train.torch_dtype).eval()
+    class_names = record.get("train_set", {}).get("class_names")
+    return Run(run_dir, cfg, spec, model, record.get("task", cfg.task), dev, cfg.train.torch_dtype, class_names)
+
+
+def evaluate_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", split: str | None = None,
+                 dataset: str | None = None, root: str | None = None) -> dict[str, Any]:
+    """Evaluate a trained run (optionally on another split or dataset); written to metrics.json."""
+    run = load_run(run_dir, checkpoint=checkpoint)
+    cfg = run.experiment
+    if dataset is not None or root is not None:
+        cfg = cfg.replace(dataset=dataset or cfg.dataset, root=root if root is not None else cfg.root)
+    split = split or cfg.eval_split
+    data = load_datasets(cfg, [split], progress=cfg.train.progress)[split]
+    task = make_task(cfg, data) if run.task_name != "functional_maps" else FunctionalMapTask(**cfg.task_options)
+    t0 = time.perf_counter()
+    result = task.evaluate(run.model, data, device=run.device, dtype=run.dtype)
+    result = {"task": task.name, "checkpoint": checkpoint, "split": split, "dataset": cfg.dataset, "seconds": time.perf_counter() - t0, **result}
+    return _update_metrics(Path(run_dir), "evaluation" if split == run.experiment.eval_split and cfg.dataset == run.experiment.dataset
+                    else f"evaluation_{cfg.dataset}_{split}", result)
