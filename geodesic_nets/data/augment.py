@@ -120,8 +120,11 @@ class Augment:
     def __post_init__(self) -> None:
         if self.rotate not in get_args(RotationMode):
             raise ValueError(f"rotate must be one of {get_args(RotationMode)}, got {self.rotate!r}")
-        if self.scale is not None and (len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]):
-            raise ValueError(f"scale must be None or (low, high) with 0 < low <= high, got {self.scale!r}")
+        if self.scale is not None:
+            ok = isinstance(self.scale, (tuple, list)) and len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1]
+            if not ok:
+                raise ValueError(f"scale must be None or (low, high) with 0 < low <= high, got {self.scale!r}")
+            object.__setattr__(self, "scale", (float(self.scale[0]), float(self.scale[1])))  # lists from configs
         if self.jitter_sigma < 0 or self.jitter_clip < 0:
             raise ValueError(f"jitter_sigma and jitter_clip must be >= 0, got {self.jitter_sigma}, {self.jitter_clip}")
 
