@@ -73,9 +73,12 @@ def test_shrec11_random_split_is_seeded_and_partitions_each_class():
     assert batch.label.shape == (3,)
 
 
-def test_shrec11_given_split_and_class_errors():
+def test_shrec11_given_split_cache_and_class_errors(tmp_path):
     root = shared_data_path("shrec11")
-    ds = SHREC11(root, split="test", split_mode="given", classes=["alien"], **OPTS)
+    ds = SHREC11(root, split="test", split_mode="given", classes=["alien"], cache_dir=tmp_path, **OPTS)
+    again = SHREC11(root, split="test", split_mode="given", classes=["alien"], cache_dir=tmp_path, **OPTS)
+    assert [s.extra["cache_hit"] for s in ds] == [False] * 4 and [s.extra["cache_hit"] for s in again] == [True] * 4
+    assert all(torch.equal(a.operators.evecs, b.operators.evecs) for a, b in zip(ds, again))
     assert sorted(s.name for s in ds) == sorted(f"alien/{p.stem}" for p in (root / "alien" / "test").glob("*.obj"))
     assert all(s.extra["area"] > 0 and s.operators.mass.sum().item() == pytest.approx(1, rel=1e-4) for s in ds)
     with pytest.raises(GeodesicNetsError, match="no class \\['martian'\\]"):
