@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,11 +49,11 @@ def test_precompute_skips_bad_files_and_caches_the_rest(tmp_path, capsys):
         assert c.load(load(p), OperatorSettings(k_eig=8)) is not None
 
 
-def test_demo_runs_and_matches_closed_forms(tmp_path, capsys):
-    assert main(["demo", "--k-eig", "16", "--out", str(tmp_path)]) == 0
+def test_demo_geometry_matches_closed_forms(tmp_path, capsys):
+    assert main(["demo", "--k-eig", "16", "--geometry-only", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "first eigenvalues" in out and "HKS" in out
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["geometry"]
     sphere = metrics["surfaces"][0]
     # icosphere(4): eigenvalues l(l+1) within 1%, heat geodesics within a few percent of exact.
     assert sphere["max_rel_eigenvalue_error"] < 0.01
@@ -60,3 +61,15 @@ def test_demo_runs_and_matches_closed_forms(tmp_path, capsys):
     assert max(sphere["hks_cv"]) < 0.01
     assert np.isfinite(metrics["surfaces"][1]["evals"]).all()
     assert (tmp_path / "icosphere.obj").exists()
+
+
+def test_demo_trains_both_models_and_draws_them(tmp_path, capsys):
+    """The full default job: the classifier learns, the learned maps beat the raw descriptors."""
+    assert main(["demo", "--k-eig", "16", "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["classification"]["accuracy"] >= 0.8
+    corr = metrics["correspondence"]
+    assert corr["learned"]["mean_geodesic_error"] < 0.7 * corr["raw_descriptors"]["mean_geodesic_error"]
+    for name in ("features", "correspondence"):
+        assert Path(metrics["pictures"][name]).stat().st_size > 10_000
+    assert (tmp_path / "classification" / "checkpoints" / "last.pt").is_file()

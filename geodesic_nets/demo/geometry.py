@@ -1,4 +1,4 @@
-"""The embedded default job: ``geodesic-nets demo``.
+"""The geometry part of ``geodesic-nets demo``.
 
 Runs the geometry pipeline on meshes the package generates itself (no downloads, no data files):
 a unit icosphere, where every number has a closed form to compare with, and a bumpy blob. For
@@ -8,23 +8,22 @@ against exact geodesic distances, and heat kernel signature statistics.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import primitives
-from .geometry.curvature import angle_defect
-from .geometry.descriptors import hks, hks_times
-from .geometry.patches import geodesic_patches
-from .geometry.geodesics import HeatGeodesicSolver, exact_geodesic
-from .io import inspect
-from .operators import compute_operators
-from .surface import Surface
+from .. import primitives
+from ..geometry.curvature import angle_defect
+from ..geometry.descriptors import hks, hks_times
+from ..geometry.patches import geodesic_patches
+from ..geometry.geodesics import HeatGeodesicSolver, exact_geodesic
+from ..io import inspect
+from ..operators import compute_operators
+from ..surface import Surface
 
-__all__ = ["run_demo"]
+__all__ = ["geometry_demo"]
 
 
 def _sphere_eigenvalues(k: int) -> np.ndarray:
@@ -99,28 +98,17 @@ def _report_surface(surface: Surface, k_eig: int, out: Callable[[str], None], *,
     return result
 
 
-def run_demo(*, k_eig: int = 64, out_dir: str | Path | None = None, echo: Callable[[str], None] = print) -> dict:
-    """Run the demo and return its results as a dict (also written to ``out_dir/metrics.json``).
+def geometry_demo(*, k_eig: int = 64, out_dir: Path | None = None, echo: Callable[[str], None] = print) -> dict:
+    """Geometry on an icosphere (closed forms) and a bumpy blob; returns the results.
 
-    Parameters
-    ----------
-    k_eig : int
-        Eigenpairs to compute per mesh.
-    out_dir : path, optional
-        Where to write ``metrics.json`` and the generated meshes (``.obj``).
-    echo : callable
-        Receives each line of the human-readable report.
+    With ``out_dir``, the generated meshes are written there (``.obj``).
     """
     surfaces = [(primitives.icosphere(4), True), (primitives.bumpy_sphere(4, seed=0), False)]
     results = [_report_surface(s, k_eig, echo, sphere=sph) for s, sph in surfaces]
-    summary = {"k_eig": k_eig, "surfaces": results}
     if out_dir is not None:
-        from .io import save
+        from ..io import save
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
         for s, _ in surfaces:
-            save(s, out / f"{s.name.split('(')[0]}.obj")
-        (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-        echo(f"\nwrote {out / 'metrics.json'}")
-    return summary
+            save(s, out_dir / f"{s.name.split('(')[0]}.obj")
+    return {"k_eig": k_eig, "surfaces": results}
