@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["label_colors", "UNLABELED_COLOR", "plot_labels"]
 
 #: Colour of negative labels (unlabelled / ignored vertices or faces).
-UNLABELED_COLOR = np.array([0.80, 0.80, 0.80])
+UNLABELED_COLOR = np.array([0.62, 0.62, 0.62])
 
 # Twelve well-separated hues first (hand-picked), then golden-ratio hue steps.
 _BASE = np.array([
