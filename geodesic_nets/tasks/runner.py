@@ -128,8 +128,11 @@ def train_experiment(cfg: ExperimentConfig, run_dir: str | Path, *, resume: bool
     if not _is_main():
         return {}
     t0 = time.perf_counter()
-    evaluation = task.evaluate(model, eval_set, device=_device(cfg), dtype=cfg.train.torch_dtype,
-                               batch_size=1)
+    if monitor is task and task.primary_metric in result.last_metrics:
+        evaluation = dict(result.last_metrics)  # the loop already evaluated the final model with this task
+    else:
+        evaluation = task.evaluate(model, eval_set, device=_device(cfg), dtype=cfg.train.torch_dtype,
+                                   batch_size=1)
     evaluation = {"task": task.name, "checkpoint": "last", "split": cfg.eval_split, "seconds": time.perf_counter() - t0,
                   "train_seconds": result.seconds, **evaluation}
     return _update_metrics(run_dir, "evaluation", evaluation)
