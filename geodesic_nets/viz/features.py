@@ -118,6 +118,8 @@ def plot_features(
         add_title(plotter, title if title else f"PCA of {x.shape[1]} channels")
         apply_view(plotter, view, zoom=zoom, points=surf.verts)
         return finish(plotter, screenshot)
+    if isinstance(channels, (int, np.integer)):
+        channels = (channels,)
     chans = [int(c) for c in channels]
     if not chans:
         raise ValueError("channels: expected at least one channel index")
@@ -125,6 +127,6 @@ def plot_features(
     if bad:
         raise ValueError(f"channels {bad} out of range for features with {x.shape[1]} channels")
     fields = {f"channel {c % x.shape[1]}": x[:, c] for c in chans}
-    return plot_scalars(surf, fields, cmap=cmap, columns=columns, show_edges=show_edges, title=title, point_size=point_size,
-                        location=where, view=view, zoom=zoom, window_size=window_size,
+    return plot_scalars(surf, fields, cmap=cmap, columns=columns, show_edges=show_edges, title=title,
+                        point_size=point_size, location=where, view=view, zoom=zoom, window_size=window_size,
                         screenshot=screenshot, off_screen=off_screen)
