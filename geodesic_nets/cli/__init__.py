@@ -1,7 +1,8 @@
 """The ``geodesic-nets`` command line.
 
 One module per group of sub-commands, each with a ``register(subparsers)`` function:
-:mod:`.geometry` (info, precompute), :mod:`.train` (train, evaluate, predict), :mod:`.demo`.
+:mod:`.geometry` (info, precompute), :mod:`.train` (train, evaluate, predict),
+:mod:`.show` (show, show-map), :mod:`.demo`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import sys
 from typing import Sequence
 
 from ..errors import GeodesicNetsError
-from . import demo, geometry, train
+from . import demo, geometry, show, train
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (geometry, train, demo)
+_GROUPS = (geometry, train, show, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,107 @@
-"""Tasks: classification, segmentation and correspondence; losses, metrics, the training loop."""
+"""Tasks: classification, segmentation and correspondence; losses, metrics, the training loop.
+
+=====================  ==================================================================
+module                 contents
+=====================  ==================================================================
+``base``               :class:`Task`, the interface between the loop and a task
+``classification``     per-mesh labels: cross-entropy, accuracy, confusion matrix
+``segmentation``       per-vertex labels; face and MeshCNN-edge accuracies
+``vertex_labeling``    correspondence as template-vertex classification (FAUST)
+``functional_maps``    supervised deep functional maps (FAUST_r), geodesic errors
+``fmaps``              functional maps: least squares, point maps, ZoomOut
+``geodesic_error``     geodesic correspondence errors and error curves
+``metrics``            accuracy, confusion matrix, IoU, mean +- std summaries
+``features``, ``models``  input descriptors and the five network families as one model type
+``config``             :class:`TrainConfig`; ``trainer``: :func:`fit`; ``checkpoint``; ``records``
+``distributed``        torchrun / DistributedDataParallel helpers
+``experiment``, ``runner``, ``predict``  experiments, run directories, predictions for files
+=====================  ==================================================================
+"""
 
 from .base import Task
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .classification import ClassificationTask
+from .config import TrainConfig, load_toml
+from .distributed import DistInfo, ShardedSampler, init_distributed
+from .experiment import ExperimentConfig
+from .features import InputFeatures, batch_hks, batch_wks
+from .fmaps import (
+    commutativity_mask,
+    fmap_from_features,
+    fmap_from_pointmap,
+    nearest_neighbor_map,
+    pointmap_from_fmap,
+    spectral_coefficients,
+    zoomout,
+)
+from .functional_maps import FunctionalMapTask, true_fmap
+from .geodesic_error import ErrorCurve, GeodesicErrorEvaluator, correspondence_geodesic_errors, error_curve
+from .metrics import (
+    accuracy,
+    confusion_matrix,
+    edge_predictions_from_vertex_logits,
+    face_predictions_from_vertex_logits,
+    mean_iou,
+    per_class_accuracy,
+    per_class_iou,
+    summarize,
+)
+from .models import ModelSpec, SurfaceModel, build_model
+from .predict import predict_files
+from .records import MetricsWriter, environment_record
+from .runner import Run, evaluate_run, load_run, train_experiment
+from .segmentation import SegmentationTask
+from .trainer import FitResult, fit
+from .vertex_labeling import VertexLabelingTask
 
-__all__ = ["Task"]
+__all__ = [
+    "Task",
+    "ClassificationTask",
+    "SegmentationTask",
+    "VertexLabelingTask",
+    "FunctionalMapTask",
+    "true_fmap",
+    "TrainConfig",
+    "load_toml",
+    "fit",
+    "FitResult",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CheckpointError",
+    "MetricsWriter",
+    "environment_record",
+    "DistInfo",
+    "ShardedSampler",
+    "init_distributed",
+    "InputFeatures",
+    "batch_hks",
+    "batch_wks",
+    "ModelSpec",
+    "SurfaceModel",
+    "build_model",
+    "ExperimentConfig",
+    "train_experiment",
+    "evaluate_run",
+    "load_run",
+    "Run",
+    "predict_files",
+    "spectral_coefficients",
+    "commutativity_mask",
+    "fmap_from_features",
+    "pointmap_from_fmap",
+    "fmap_from_pointmap",
+    "zoomout",
+    "nearest_neighbor_map",
+    "GeodesicErrorEvaluator",
+    "correspondence_geodesic_errors",
+    "ErrorCurve",
+    "error_curve",
+    "accuracy",
+    "confusion_matrix",
+    "per_class_accuracy",
+    "per_class_iou",
+    "mean_iou",
+    "summarize",
+    "edge_predictions_from_vertex_logits",
+    "face_predictions_from_vertex_logits",
+]

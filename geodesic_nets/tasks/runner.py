@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,8 @@ def train_experiment(cfg: ExperimentConfig, run_dir: str | Path, *, resume: bool
     spec = model_spec(cfg, train_set)
     torch.manual_seed(cfg.train.seed)
     model = build_model(spec, augment=_augment(cfg))
-    cfg.save(run_dir)
+    if _is_main():
+        cfg.save(run_dir)
     record = {"experiment": cfg.to_dict(), "model_spec": spec.to_dict(), "task": task.name,
               "train_set": train_set.describe(), "eval_set": eval_set.describe()}
     monitor = _monitoring_task(task)
@@ -146,7 +148,8 @@ def _monitoring_task(task: Task) -> Task:
 
 
 def _is_main() -> bool:
-    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+    """Rank 0 of a torchrun launch (read from the environment: the loop has closed its group)."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _device(cfg: ExperimentConfig) -> torch.device:
