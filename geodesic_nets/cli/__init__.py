@@ -2,7 +2,7 @@
 
 One module per group of sub-commands, each with a ``register(subparsers)`` function:
 :mod:`.geometry` (info, precompute), :mod:`.train` (train, evaluate, predict),
-:mod:`.show` (show, show-map), :mod:`.demo`.
+:mod:`.show` (show), :mod:`.show_run` (show RUN_DIR --features, show-map), :mod:`.demo`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import sys
 from typing import Sequence
 
 from ..errors import GeodesicNetsError
-from . import demo, geometry, show, train
+from . import demo, geometry, show, show_run, train
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (geometry, train, show, demo)
+_GROUPS = (geometry, train, show, show_run, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -92,6 +92,15 @@ def _cmd_show(args: argparse.Namespace) -> int:
                          "pass --out FILE.png to write a picture instead")
     if args.out is not None and not str(args.out).lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file, got {args.out!r}")
+    if len(args.inputs) == 2 or args.features:
+        from .show_run import show_features
+
+        if len(args.inputs) != 2 or not args.features:
+            raise ValueError("a trained model's features are drawn with: show RUN_DIR FILE --features")
+        return show_features(args, *args.inputs)
+    if len(args.inputs) != 1:
+        raise ValueError(f"show takes one file (or RUN_DIR FILE --features), got {len(args.inputs)} paths")
+    args.file = args.inputs[0]
     surface = load(args.file)
     common = {"window_size": args.size, "screenshot": args.out, "view": args.view}
     title = surface.name or str(args.file)
@@ -137,9 +146,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "show",
         help="draw a mesh or point cloud, optionally coloured by a field (needs the [viz] extra)",
         description="Draw a mesh or point cloud file, optionally coloured by a field computed on it. "
-        "Without --out a window opens (which needs a display).",
+        "Without --out a window opens (which needs a display). "
+        "`show RUN_DIR FILE --features` draws what a trained model learned on FILE.",
     )
-    show.add_argument("file", help="mesh or point cloud file (obj, off, ply, stl, glb, xyz, npy)")
+    show.add_argument("inputs", nargs="+", metavar="FILE",
+                      help="mesh or point cloud file (obj, off, ply, stl, glb, xyz, npy), or RUN_DIR FILE with --features")
+    show.add_argument("--features", action="store_true",
+                      help="with RUN_DIR FILE: the learned per-vertex features of the trained model (PCA to RGB)")
+    show.add_argument("--channels", type=int, nargs="+", default=None,
+                      help="with --features: draw these channels side by side instead of the PCA")
+    show.add_argument("--checkpoint", choices=["last", "best"], default="last", help="with --features")
     show.add_argument("--scalar", type=parse_scalar, default=None, metavar="FIELD",
                       help="hks (3 diffusion times), geodesic:VERTEX (distance from a vertex), eigen:K "
                       "(K-th Laplace eigenfunction, 0 = constant), curvature (Gaussian and mean), gaussian, mean")
