@@ -20,6 +20,9 @@ def test_quick_start_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "operator_cache").is_dir() and any((tmp_path / "operator_cache").glob("*.npz"))
     out = capsys.readouterr().out
     assert "manifold" in out and "torch.Size([3, 10])" in out
+    evaluation = namespace["evaluation"]  # the training example: a finished run directory
+    assert 0.0 <= evaluation["accuracy"] <= 1.0 and len(evaluation["confusion_matrix"]) == 5
+    assert (tmp_path / "runs" / "quick" / "checkpoints" / "last.pt").is_file()
 
 
 def test_ci_runs_the_readme_test_command():
