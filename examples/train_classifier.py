@@ -16,8 +16,8 @@ Writes into ``--out``:
 * ``shapes/``  two meshes generated here (synthetic mode), classified by the trained model
   loaded back from ``run/``
 
-and prints the test accuracy, the per-class accuracy, the confusion matrix and the class of each
-file. ``--resume`` continues a run in ``--out`` that was stopped (same options).
+and prints the test accuracy, the per-class accuracy, the confusion matrix (up to 10 classes;
+``metrics.json`` holds it always) and the class of each file. ``--resume`` continues a run in ``--out`` that was stopped (same options).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def experiment(args: argparse.Namespace) -> ExperimentConfig:
     """The experiment the options describe."""
     if args.root is not None:  # SHREC'11 with the benchmark's settings
         cfg = ExperimentConfig.from_toml(BENCHMARK_CONFIG)
-        train = cfg.train.replace(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+        epochs = {"epochs": args.epochs} if args.epochs else {}  # else the benchmark's
+        train = cfg.train.replace(seed=args.seed, progress=sys.stderr.isatty(), **epochs)
         return cfg.replace(root=str(args.root), dataset_options={**cfg.dataset_options, "seed": args.seed},
                            train=train, cache_dir=str(args.out / "operator_cache"))
     return ExperimentConfig(
@@ -79,7 +80,7 @@ def classify(run_dir: Path, files: list[Path]) -> dict[str, str]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("classifier_out"), help="output directory")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 10; SHREC'11: 60)")
@@ -88,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-per-class", type=int, default=16, help="synthetic instances per class")
     p.add_argument("--width", type=int, default=32, help="DiffusionNet width (synthetic mode)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="  %(message)s")
     logging.getLogger("geodesic_nets.tasks.trainer").setLevel(logging.INFO)  # one line per epoch
     torch.set_num_threads(1)
@@ -109,10 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntest accuracy {ev['accuracy']:.1%} on {ev['n']} shapes after {len(metrics['history'])} epochs "
           f"({metrics['timings']['mean_epoch_seconds']:.2f} s per epoch, {time.perf_counter() - t0:.1f} s in all)")
     print("per-class accuracy: " + ", ".join(f"{n} {a:.0%}" for n, a in zip(names, ev["per_class_accuracy"])))
-    print("confusion matrix (rows: true class, columns: predicted):")
-    width = max(len(n) for n in names)
-    for name, row in zip(names, ev["confusion_matrix"]):
-        print(f"  {name:>{width}s} " + " ".join(f"{v:3d}" for v in row))
+    if len(names) <= 10:
+        print("confusion matrix (rows: true class, columns: predicted):")
+        width = max(len(n) for n in names)
+        for name, row in zip(names, ev["confusion_matrix"]):
+            print(f"  {name:>{width}s} " + " ".join(f"{v:3d}" for v in row))
+    else:
+        print(f"confusion matrix ({len(names)} x {len(names)}): {run_dir / 'metrics.json'}, evaluation")
 
     if args.root is None:
         print(f"\nclassifying new meshes with the model loaded from {run_dir}:")

@@ -53,7 +53,8 @@ def experiment(args: argparse.Namespace) -> ExperimentConfig:
     """The experiment the options describe."""
     if args.root is not None:
         cfg = ExperimentConfig.from_toml(BENCHMARK_CONFIG)
-        train = cfg.train.replace(seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
+        epochs = {"epochs": args.epochs} if args.epochs else {}  # else the benchmark's
+        train = cfg.train.replace(seed=args.seed, progress=sys.stderr.isatty(), **epochs)
         return cfg.replace(root=str(args.root), train=train, cache_dir=str(args.out / "operator_cache"))
     epochs = args.epochs or 12
     return ExperimentConfig(
@@ -87,7 +88,7 @@ def report(name: str, ev: dict) -> None:
           f"(std over pairs {ev['pair_error_std_x100']:.2f}); {within}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("correspondence_out"), help="output directory")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 12; FAUST_r: 30)")
@@ -96,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-shapes", type=int, default=24, help="synthetic shapes, train and test together")
     p.add_argument("--width", type=int, default=32, help="DiffusionNet width (synthetic mode)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="  %(message)s")
     logging.getLogger("geodesic_nets.tasks.trainer").setLevel(logging.INFO)
     torch.set_num_threads(1)

@@ -139,7 +139,8 @@ def test_correspondence_metrics_and_point_map(correspondence):
 def test_correspondence_report_matches_the_metrics(correspondence):
     out, text = correspondence
     ev = _metrics(out / "run")["evaluation"]
-    lines = {line.split("mean geodesic error")[0].strip(): line for line in text.splitlines() if "mean geodesic error x100" in line}
+    lines = {line.split("mean geodesic error")[0].strip(): line
+             for line in text.splitlines() if "mean geodesic error x100" in line}
     assert set(lines) == {"learned features", "raw WKS descriptors", "learned + ZoomOut to 48"}
     assert f"x100 {ev['mean_geodesic_error_x100']:6.2f} (std over pairs {ev['pair_error_std_x100']:.2f})" in lines[
         "learned features"]
@@ -198,3 +199,24 @@ def test_learned_features_of_loaded_runs(correspondence, classifier, tmp_path, c
     assert "predicts no correspondence" in capsys.readouterr().out
     _assert_picture(out / "features.png", (120, 120))
     assert not (out / "correspondence.png").exists()
+
+
+@pytest.mark.parametrize("name, bench", [("train_classifier", "shrec11"), ("train_correspondence", "faust_r")])
+def test_root_selects_the_benchmark_configuration(name, bench, tmp_path):
+    from geodesic_nets.tasks import ExperimentConfig
+
+    module = _module(name)
+    reference = ExperimentConfig.from_toml(EXAMPLES.parent / "benchmarks" / "experiments" / f"{bench}.toml")
+    root = tmp_path / bench
+    cfg = module.experiment(module.parse_args(["--root", str(root), "--seed", "3", "--out", str(tmp_path)]))
+    assert (cfg.dataset, cfg.root, cfg.task) == (bench, str(root), reference.task)
+    assert cfg.model == reference.model and cfg.operators == reference.operators
+    assert cfg.task_options == reference.task_options
+    assert cfg.train.replace(progress=True) == reference.train.replace(seed=3)  # its epochs unless --epochs
+    assert cfg.cache_dir == str(tmp_path / "operator_cache")
+    if bench == "shrec11":  # the seed also draws the split
+        assert cfg.dataset_options == {**reference.dataset_options, "seed": 3}
+    short = module.experiment(module.parse_args(["--root", str(root), "--epochs", "2", "--out", str(tmp_path)]))
+    assert short.train.epochs == 2
+    synthetic = module.experiment(module.parse_args(["--out", str(tmp_path)]))
+    assert synthetic.dataset.startswith("synthetic_") and synthetic.root is None
