@@ -19,9 +19,16 @@ from geodesic_nets.nn.diffusion import (
     implicit_diffusion,
     spectral_diffusion,
 )
+from geodesic_nets.nn.diffusion_block import BlockOperators, spectral_block
 from geodesic_nets.nn.diffusion_net import DiffusionNet, DiffusionNetBlock
-from geodesic_nets.nn.gradient_features import SpatialGradientFeatures, gradient_features, stacked_gradient
-from geodesic_nets.nn.mlp import MLP, relu_dropout
+from geodesic_nets.nn.gradient_features import (
+    SpatialGradientFeatures,
+    batch_feature_operator,
+    gradient_feature_operator,
+    gradient_features,
+    stacked_gradient,
+)
+from geodesic_nets.nn.mlp import MLP, KeepMaskStream, dropout_keep_mask, relu_dropout
 from geodesic_nets.nn.pooling import GlobalPool, global_max_pool, global_mean_pool, vertices_to_faces
 from geodesic_nets.testing import assert_batch_consistent, assert_permutation_equivariant, assert_rigid_invariant
 
@@ -206,6 +213,28 @@ def test_gradient_features_gradcheck(bumpy_ops):
     assert torch.autograd.gradcheck(lambda x, wr, wi: gradient_features(x, wr, wi, op), (x, wr, wi))
 
 
+@pytest.mark.parametrize("rotations", [True, False])
+def test_feature_operator_gives_gradients_and_their_mixing(mixed_members, rotations):
+    batch = MeshBatch.from_operators(mixed_members, dtype=F64)
+    n_verts, c = batch.total_verts, 3
+    gen = torch.Generator().manual_seed(3)
+    x, p, q = (torch.randn(n_verts, c, generator=gen, dtype=F64) for _ in range(3))
+    gx, gy = batch.gradient_x.to_dense(), batch.gradient_y.to_dense()
+    table = torch.cat([x, p, q] if rotations else [x, p], 1)  # (V, nC)
+    expected = [gx @ x, gy @ x, gx @ p - gy @ q, gy @ p + gx @ q] if rotations else [gx @ x, gy @ x, gx @ p, gy @ p]
+    expected = torch.stack(expected, 1)  # (V, 4, C)
+    ops = [gradient_feature_operator(stacked_gradient(batch), rotations=rotations),
+           batch_feature_operator(batch, rotations=rotations)]
+    for op in ops:
+        assert op.shape == (4 * n_verts, table.shape[1] // c * n_verts)
+        torch.testing.assert_close(op.mm(table.view(-1, c)).view(n_verts, 4, c), expected)
+        z = torch.randn(4 * n_verts, c, generator=gen, dtype=F64)
+        dense = op.matrix.to_dense()
+        torch.testing.assert_close(op.mm_t(z), dense.t() @ z)
+    grad = stacked_gradient(batch)  # built once per gradient operator
+    assert gradient_feature_operator(grad, rotations=rotations) is gradient_feature_operator(grad, rotations=rotations)
+
+
 def test_gradient_features_gauge_invariant(mixed_members):
     batch = MeshBatch.from_operators(mixed_members, dtype=F64)
     gen = torch.Generator().manual_seed(7)
@@ -237,9 +266,9 @@ def test_gradient_features_are_not_trivially_constant(bumpy_ops):
 def test_relu_dropout_matches_reference_and_gradcheck():
     z = torch.randn(50, 7, dtype=F64, requires_grad=True)
     torch.testing.assert_close(relu_dropout(z, 0.5, training=False), torch.relu(z))
-    gen = torch.Generator().manual_seed(3)
-    y = relu_dropout(z, 0.25, training=True, generator=gen)
-    keep = torch.rand(z.shape, generator=torch.Generator().manual_seed(3)) >= 0.25
+    y = relu_dropout(z, 0.25, training=True, generator=torch.Generator().manual_seed(3))
+    keep, keep_prob = dropout_keep_mask(z.shape, 0.25, generator=torch.Generator().manual_seed(3))
+    assert keep_prob == 0.75  # 0.25 is a multiple of 2**-16: exact
     torch.testing.assert_close(y, torch.relu(z) * keep / 0.75)
     assert 0.6 < keep.double().mean() < 0.9
     z2 = (torch.randn(20, 3, dtype=F64) + 0.05).requires_grad_()  # keep away from the kink
@@ -249,6 +278,29 @@ def test_relu_dropout_matches_reference_and_gradcheck():
         return relu_dropout(z, 0.5, training=True, generator=torch.Generator().manual_seed(5))
 
     assert torch.autograd.gradcheck(f, (z2,))
+
+
+def test_keep_mask_rate_quantisation_and_stream():
+    # The keep rate is 1 - p (p rounded to 2**-16), within 5 standard deviations over 10^6 draws.
+    for p in (0.5, 0.1, 0.9):
+        keep, keep_prob = dropout_keep_mask((1000, 1000), p, generator=torch.Generator().manual_seed(1))
+        assert abs(keep_prob - (1 - p)) <= 2.0**-17
+        assert abs(float(keep.double().mean()) - keep_prob) < 5 * np.sqrt(keep_prob * (1 - keep_prob) / 1e6)
+    # Pieces drawn one after the other (sizes not multiples of the 4 values per random word)
+    # concatenate to the mask of one draw.
+    whole, _ = dropout_keep_mask((61, 7), 0.3, generator=torch.Generator().manual_seed(2))
+    stream = KeepMaskStream(0.3, generator=torch.Generator().manual_seed(2))
+    pieces = [stream.next((r, 7)) for r in (5, 1, 13, 42)]
+    assert torch.equal(torch.cat(pieces), whole)
+    # Two seeds differ; the default generator follows torch.manual_seed.
+    other, _ = dropout_keep_mask((61, 7), 0.3, generator=torch.Generator().manual_seed(4))
+    assert not torch.equal(other, whole)
+    torch.manual_seed(9)
+    a, _ = dropout_keep_mask((8, 8), 0.5)
+    torch.manual_seed(9)
+    assert torch.equal(dropout_keep_mask((8, 8), 0.5)[0], a)
+    with pytest.raises(ValueError, match="probability"):
+        KeepMaskStream(1.0)
 
 
 def test_mlp_parts_equal_concatenation():
@@ -380,6 +432,111 @@ def test_block_standalone_equals_prepared(bumpy_ops):
     x = torch.randn(batch.total_verts, 6, dtype=F64)
     prepared = block(x, batch, basis=SpectralBasis.from_batch(batch), gradient=stacked_gradient(batch))
     torch.testing.assert_close(block(x, batch), prepared)
+
+
+# ------------------------------------------------------------------------------ tiled block
+def _plain_block(block, x, batch, basis, gradient):
+    """The block as the plain composition of its layers (the slow obvious version)."""
+    diffused = block.diffusion(x, batch, basis=basis)
+    parts = [x, diffused]
+    if block.gradient_features is not None:
+        parts.append(block.gradient_features(diffused, batch, gradient=gradient))
+    return x + block.mlp(parts)
+
+
+def _block(width, seed=0, **kw):
+    torch.manual_seed(seed)
+    block = DiffusionNetBlock(width, **kw).double()
+    block.diffusion.time.data.uniform_(0.01, 0.2)
+    return block
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(gradient_rotations=False, mlp_hidden=(10,)),
+        dict(gradient_features=False, mlp_hidden=(16, 9, 7)),
+        dict(mlp_hidden=()),
+        dict(dropout=0.3),
+    ],
+)
+def test_tiled_block_matches_plain_composition(mixed_members, kw):
+    """Forward and backward of the tiled block equal the layers composed one by one (float64),
+    with tiles splitting the members (37 rows) and with dropout (same masks from the same seed)."""
+    batch = MeshBatch.from_operators(mixed_members, dtype=F64)  # K_b = 20, 12, 16
+    basis, gradient = SpectralBasis.from_batch(batch), stacked_gradient(batch)
+    block = _block(20, **kw).train()
+    rotations = kw.get("gradient_rotations", True)
+    ops = BlockOperators.build(basis, gradient if kw.get("gradient_features", True) else None,
+                               rotations=rotations, rows_per_tile=37)
+    assert block.tiled(torch.zeros(batch.total_verts, 20, dtype=F64), basis)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch.total_verts, 20, generator=gen, dtype=F64)
+    grad_out = torch.randn(batch.total_verts, 20, generator=gen, dtype=F64)
+    results = []
+    for run in (lambda x: _plain_block(block, x, batch, basis, gradient), lambda x: block(x, batch, operators=ops)):
+        block.zero_grad()
+        xx = x.clone().requires_grad_()
+        torch.manual_seed(5)
+        out = run(xx)
+        out.backward(grad_out)
+        results.append((out.detach(), xx.grad, [p.grad.clone() for p in block.parameters()]))
+    (out_a, gx_a, gp_a), (out_b, gx_b, gp_b) = results
+    torch.testing.assert_close(out_b, out_a, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(gx_b, gx_a, atol=1e-12, rtol=1e-10)
+    for a, b in zip(gp_a, gp_b):
+        torch.testing.assert_close(b, a, atol=1e-11, rtol=1e-10)
+    if kw.get("dropout"):
+        assert not torch.allclose(out_a, block.eval()(x, batch, operators=ops))  # dropout was on
+
+
+@pytest.mark.parametrize("rotations", [True, False])
+def test_tiled_block_gradcheck(rotations):
+    ops_np = compute_operators(primitives.bumpy_sphere(0, seed=4), k_eig=4)  # 12 vertices
+    batch = MeshBatch.from_operators([ops_np], dtype=F64)
+    basis = SpectralBasis.from_batch(batch)
+    ops = BlockOperators.build(basis, stacked_gradient(batch), rotations=rotations, rows_per_tile=5)
+    gen = torch.Generator().manual_seed(1)
+    c, h = 4, 3
+
+    def rand(*shape):
+        return (0.5 * torch.randn(*shape, generator=gen, dtype=F64)).requires_grad_()
+
+    x, w1, b1, w2, b2, w3, b3 = rand(12, c), rand(h, 3 * c), rand(h), rand(h, h), rand(h), rand(c, h), rand(c)
+    time_ = torch.tensor([0.05, 0.1, 0.2, 0.3], dtype=F64, requires_grad=True)
+    a_re, a_im = rand(c, c), rand(c, c) if rotations else None
+
+    def f(x, time_, w1, b1, a_re, w2, b2, w3, b3, *a_im):
+        torch.manual_seed(0)  # the same dropout masks at every evaluation
+        return spectral_block(x, ops, time=time_, first_weight=w1, first_bias=b1, weight_re=a_re,
+                              weight_im=a_im[0] if a_im else None, linears=[(w2, b2), (w3, b3)], dropout=0.25)
+
+    inputs = (x, time_, w1, b1, a_re, w2, b2, w3, b3) + ((a_im,) if rotations else ())
+    assert torch.autograd.gradcheck(f, inputs)
+
+
+def test_diffusion_net_tiled_equals_plain_and_is_equivariant(mixed_members, bumpy, rng):
+    """With K <= width the network runs tiled blocks; outputs equal the plain composition, and the
+    symmetry checks hold for the tiled path too."""
+    torch.manual_seed(0)
+    net = DiffusionNet(4, 3, width=24, n_blocks=2).double().eval()
+    for block in net.blocks:
+        block.diffusion.time.data.uniform_(0.01, 0.2)
+    batch = MeshBatch.from_operators(mixed_members, dtype=F64)
+    basis, gradient = SpectralBasis.from_batch(batch), stacked_gradient(batch)
+    x = torch.as_tensor(rng.normal(size=(batch.total_verts, 4)))
+    assert net.blocks[0].tiled(net.first(x), basis)
+    h = net.first(x)
+    for block in net.blocks:
+        h = _plain_block(block, h, batch, basis, gradient)
+    torch.testing.assert_close(net(x, batch), net.last(h), atol=1e-12, rtol=1e-10)
+    inputs = [torch.as_tensor(rng.normal(size=(m.num_verts, 4))) for m in mixed_members]
+    assert_batch_consistent(net, mixed_members, inputs, atol=1e-10, rtol=1e-10)
+    phi = torch.rand(batch.total_verts, generator=torch.Generator().manual_seed(7), dtype=F64) * 2 * torch.pi
+    torch.testing.assert_close(net(x, batch.rotate_gauge(phi)), net(x, batch), atol=1e-12, rtol=1e-10)
+    xb = _hks_input(bumpy)
+    assert_permutation_equivariant(net, bumpy, xb, operator_kwargs=dict(k_eig=24), atol=1e-7, rtol=1e-6)
 
 
 @pytest.mark.cuda

@@ -46,7 +46,8 @@ class SpectralBasis:
     evecs : tuple of Tensor, shapes (V_b, K_b)
         Each member's own eigenvectors (its padding columns dropped).
     evecs_mass_t : tuple of Tensor, shapes (K_b, V_b)
-        ``(diag(mass_b) evecs_b)^T``, contiguous: the projection onto the basis.
+        ``(diag(mass_b) evecs_b)^T``, the projection onto the basis (a transposed view of a
+        contiguous (V_b, K_b) tensor: BLAS reads it as fast either way).
     evals : tuple of Tensor, shapes (K_b,)
     """
 
@@ -67,7 +68,7 @@ class SpectralBasis:
             phi = rows[:, :k]  # (V_b, K_b)
             m = batch.mass[batch.mesh_first_vert[b] : batch.mesh_first_vert[b] + sizes[b]]  # (V_b,)
             evecs.append(phi)
-            proj.append((phi * m[:, None]).t().contiguous())  # (K_b, V_b)
+            proj.append((phi * m[:, None]).t())  # (K_b, V_b)
             evals.append(batch.evals[b, :k].clamp(min=0.0))  # (K_b,)
         return cls(sizes, tuple(evecs), tuple(proj), tuple(evals))
 
@@ -254,6 +255,12 @@ class LearnedDiffusion(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.channels}, method={self.method!r}"
 
+    def clamped_time(self, dtype: torch.dtype) -> torch.Tensor:
+        """Clamp the learned times in place to at least ``min_time``; return them, shape (C,), as ``dtype``."""
+        with torch.no_grad():
+            self.time.clamp_(min=self.min_time)
+        return self.time.to(dtype)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -277,9 +284,7 @@ class LearnedDiffusion(nn.Module):
         """
         if x.dim() != 2 or x.shape[1] != self.channels:
             raise ValueError(f"expected x of shape (V, {self.channels}), got {tuple(x.shape)}")
-        with torch.no_grad():
-            self.time.clamp_(min=self.min_time)
-        time = self.time.to(x.dtype)
+        time = self.clamped_time(x.dtype)
         if self.method == "spectral":
             return spectral_diffusion(x, basis if basis is not None else SpectralBasis.from_batch(batch), time)
         system = system if system is not None else ImplicitSystem.from_batch(batch)

@@ -2,6 +2,10 @@
 
 The operators every block needs (the per-mesh eigenbasis slices, the implicit system, the stacked
 gradient in CSR form) are prepared once per forward and shared by all blocks.
+
+On the CPU, a block with spectral diffusion and a basis no wider than the block (K <= C) runs as
+one tiled autograd function (:mod:`~geodesic_nets.nn.diffusion_block`); otherwise (implicit
+diffusion, K > C, a GPU) as the composition of its layers. Both compute the same function.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from torch import nn
 
 from ..batch import MeshBatch
 from .diffusion import DiffusionMethod, ImplicitSystem, LearnedDiffusion, SpectralBasis
+from .diffusion_block import BlockOperators, spectral_block
 from .gradient_features import SpatialGradientFeatures, stacked_gradient
 from .mlp import MLP
 from .pooling import global_mean_pool, vertices_to_faces
@@ -69,6 +74,7 @@ class DiffusionNetBlock(nn.Module):
         basis: SpectralBasis | None = None,
         system: ImplicitSystem | None = None,
         gradient: CsrOperator | None = None,
+        operators: BlockOperators | None = None,
     ) -> torch.Tensor:
         """Apply the block.
 
@@ -76,13 +82,28 @@ class DiffusionNetBlock(nn.Module):
         ----------
         x : Tensor, shape (V, width)
         batch : MeshBatch
-        basis, system, gradient : optional
-            Operators prepared once per batch (see :meth:`DiffusionNet.forward`).
+        basis, system, gradient, operators : optional
+            Operators prepared once per batch (see :meth:`DiffusionNet.forward`); ``operators``
+            (with its basis) serves the tiled form, see :meth:`tiled`.
 
         Returns
         -------
         Tensor, shape (V, width)
         """
+        if x.dim() != 2 or x.shape[1] != self.width:
+            raise ValueError(f"expected x of shape (V, {self.width}), got {tuple(x.shape)}")
+        if self.diffusion.method == "spectral":
+            basis = operators.basis if operators is not None else basis
+            basis = basis if basis is not None else SpectralBasis.from_batch(batch)
+            if self.tiled(x, basis):
+                if operators is None:
+                    if self.gradient_features is not None and gradient is None:
+                        gradient = stacked_gradient(batch)
+                    operators = BlockOperators.build(
+                        basis, gradient if self.gradient_features is not None else None,
+                        rotations=self.gradient_features is None or self.gradient_features.rotations,
+                    )
+                return self._forward_tiled(x, operators)
         diffused = self.diffusion(x, batch, basis=basis, system=system)  # (V, C)
         parts = [x, diffused]
         if self.gradient_features is not None:
@@ -90,6 +111,34 @@ class DiffusionNetBlock(nn.Module):
                 gradient = stacked_gradient(batch)
             parts.append(self.gradient_features(diffused, batch, gradient=gradient))  # (V, C)
         return x + self.mlp(parts)  # (V, C); the parts are never concatenated
+
+    def tiled(self, x: torch.Tensor, basis: SpectralBasis | None) -> bool:
+        """Whether :meth:`forward` runs as one tiled autograd function for this input and basis.
+
+        It does with spectral diffusion, ``x`` on the CPU and every member's K_b <= width; both
+        forms compute the same function (up to rounding).
+        """
+        return (
+            self.diffusion.method == "spectral"
+            and basis is not None
+            and x.device.type == "cpu"
+            and max(phi.shape[1] for phi in basis.evecs) <= self.width
+        )
+
+    def _forward_tiled(self, x: torch.Tensor, operators: BlockOperators) -> torch.Tensor:
+        gf = self.gradient_features
+        first, *rest = self.mlp.linears
+        return spectral_block(
+            x,
+            operators,
+            time=self.diffusion.clamped_time(x.dtype),
+            first_weight=first.weight,
+            first_bias=first.bias,
+            weight_re=gf.weight_re if gf is not None else None,
+            weight_im=gf.weight_im if gf is not None else None,
+            linears=[(lin.weight, lin.bias) for lin in rest],
+            dropout=self.mlp.dropout if self.mlp.training else 0.0,
+        )
 
 
 class DiffusionNet(nn.Module):
@@ -144,6 +193,7 @@ class DiffusionNet(nn.Module):
         self.outputs = outputs
         self.diffusion = diffusion
         self.gradient_features = gradient_features
+        self.gradient_rotations = gradient_rotations
         self.last_activation = last_activation
         self.first = nn.Linear(in_channels, width)
         self.blocks = nn.ModuleList(
@@ -177,11 +227,17 @@ class DiffusionNet(nn.Module):
                 f"expected x of shape (V={batch.total_verts}, {self.in_channels}), got {tuple(x.shape)}"
             )
         basis = SpectralBasis.from_batch(batch) if self.diffusion == "spectral" else None
-        system = ImplicitSystem.from_batch(batch) if self.diffusion == "implicit" else None
-        gradient = stacked_gradient(batch) if self.gradient_features else None
         h = self.first(x)  # (V, width)
+        system = gradient = operators = None
+        if self.blocks[0].tiled(h, basis):
+            operators = BlockOperators.from_batch(
+                batch, basis, features=self.gradient_features, rotations=self.gradient_rotations
+            )
+        else:
+            system = ImplicitSystem.from_batch(batch) if self.diffusion == "implicit" else None
+            gradient = stacked_gradient(batch) if self.gradient_features else None
         for block in self.blocks:
-            h = block(h, batch, basis=basis, system=system, gradient=gradient)
+            h = block(h, batch, basis=basis, system=system, gradient=gradient, operators=operators)
         out = self.last(h)  # (V, out)
         if self.outputs == "faces":
             out = vertices_to_faces(out, batch)  # (F, out)

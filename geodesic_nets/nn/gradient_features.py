@@ -7,23 +7,53 @@ vertex's frame by ``phi`` multiplies every ``g`` at that vertex by ``exp(-i phi)
 complex-linear, so the product ``conj(g) (A g)`` does not change: the features do not depend on the
 gauge.
 
-The two gradient operators are packed, rows interleaved, into one (2V, V) CSR matrix. Because the
-spatial operator G and the channel map A commute, ``A g = (G_x + i G_y)(x Re A^T + i x Im A^T)``:
-the channel mixing costs two real (V, C) x (C, C) GEMMs on x, half of mixing the complex
-gradients directly (four), and the backward recomputes the gradients instead of storing them.
+Because the spatial operator ``G = G_x + i G_y`` and the channel map A commute,
+``A g = G (P + i Q)`` with ``P = x Re A^T`` and ``Q = x Im A^T``: the channel mixing costs two real
+(V, C) x (C, C) GEMMs on x, half of mixing the complex gradients directly (four). Everything
+spatial is then one sparse product: with the table ``T = [x | P | Q]`` of shape (V, 3C), viewed as
+(3V, C) (vertex j's rows ``3j, 3j+1, 3j+2``), the (4V, 3V) :func:`gradient_feature_operator` H gives
+
+    ``H T = [G_x x, G_y x, G_x P - G_y Q, G_y P + G_x Q]``, rows ``4v .. 4v+3``, i.e. ``[g, A g]``,
+
+and the feature is ``tanh(r_0 r_2 + r_1 r_3)`` of those four rows. The backward is one product with
+``H^T``: with ``s = grad_f (1 - f^2)``, the gradient of the table is ``H^T (s [r_2, r_3, r_0, r_1])``
+(each row's partner in the bilinear form). A real A drops Q (a (V, 2C) table, H of shape (4V, 2V)).
+
+The autograd function here keeps only x and the weight for the backward, which recomputes the
+table and H T (the memory-light form). :mod:`~geodesic_nets.nn.diffusion_block` uses the same
+operator inside the tiled DiffusionNet block.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
 from ..batch import MeshBatch
 from .sparse import CsrOperator
 
-__all__ = ["stacked_gradient", "gradient_features", "SpatialGradientFeatures"]
+__all__ = [
+    "stacked_gradient",
+    "gradient_feature_operator",
+    "batch_feature_operator",
+    "gradient_features",
+    "SpatialGradientFeatures",
+    "features_from_pairs",
+    "pair_adjoint_input",
+]
+
+
+def _stacked_coo(batch: MeshBatch):
+    """Rows, columns and values of the interleaved (2V, V) gradient (distinct (row, col) pairs)."""
+    gx, gy = batch.gradient_x.coalesce(), batch.gradient_y.coalesce()
+    ix, iy = gx.indices(), gy.indices()
+    rows = torch.cat([2 * ix[0], 2 * iy[0] + 1])
+    cols = torch.cat([ix[1], iy[1]])
+    return rows, cols, torch.cat([gx.values(), gy.values()])
 
 
 def stacked_gradient(batch: MeshBatch) -> CsrOperator:
@@ -36,72 +66,145 @@ def stacked_gradient(batch: MeshBatch) -> CsrOperator:
     -------
     CsrOperator, shape (2V, V)
     """
-    gx, gy = batch.gradient_x.coalesce(), batch.gradient_y.coalesce()
-    ix, iy = gx.indices(), gy.indices()
-    rows = torch.cat([2 * ix[0], 2 * iy[0] + 1])
-    cols = torch.cat([ix[1], iy[1]])
-    vals = torch.cat([gx.values(), gy.values()])
+    rows, cols, vals = _stacked_coo(batch)
     n = batch.total_verts
-    stacked = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (2 * n, n), check_invariants=False)
-    # Distinct (row, col) pairs by construction; CsrOperator converts without sorting on the CPU.
-    return CsrOperator(stacked if stacked.device.type == "cpu" else stacked.coalesce())
+    if vals.device.type == "cpu":  # scipy converts without sorting
+        return CsrOperator(_stacked_csr(rows, cols, vals, n))
+    return CsrOperator(torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (2 * n, n)).coalesce())
+
+
+def _stacked_csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n_verts: int) -> sp.csr_matrix:
+    return sp.csr_matrix((vals.numpy(), (rows.numpy(), cols.numpy())), shape=(2 * n_verts, n_verts))
+
+
+def gradient_feature_operator(gradient: CsrOperator, *, rotations: bool = True) -> CsrOperator:
+    """The (4V, nV) operator H with ``H [x | P | Q] = [G_x x, G_y x, Re(A g), Im(A g)]`` (see module doc).
+
+    Parameters
+    ----------
+    gradient : CsrOperator, shape (2V, V)
+        :func:`stacked_gradient`.
+    rotations : bool
+        Complex A: tables ``[x | P | Q]``, n = 3. Real A: tables ``[x | P]``, n = 2.
+
+    Returns
+    -------
+    CsrOperator, shape (4V, nV)
+        Built once per ``gradient`` (kept with it, see :meth:`CsrOperator.derived`).
+    """
+    n_verts = gradient.shape[1]
+    if gradient.shape != (2 * n_verts, n_verts):
+        raise ValueError(f"expected a stacked (2V, V) gradient, got shape {gradient.shape}")
+
+    def build() -> CsrOperator:
+        g = gradient.matrix.to("cpu")
+        csr = sp.csr_matrix((g.values().numpy(), g.col_indices().numpy(), g.crow_indices().numpy()), shape=g.shape)
+        op = CsrOperator(_feature_csr(csr, rotations))
+        return op if gradient.device.type == "cpu" else CsrOperator(op.matrix.to(gradient.device))
+
+    return gradient.derived(("feature_operator", bool(rotations)), build)
+
+
+def batch_feature_operator(batch: MeshBatch, *, rotations: bool = True) -> CsrOperator:
+    """:func:`gradient_feature_operator` straight from a CPU batch (without the stacked gradient operator)."""
+    rows, cols, vals = _stacked_coo(batch)
+    return CsrOperator(_feature_csr(_stacked_csr(rows, cols, vals, batch.total_verts), rotations))
+
+
+def _feature_csr(g: sp.csr_matrix, rotations: bool) -> sp.csr_matrix:
+    """H in CSR form from the stacked gradient G (2V, V), with scipy's O(nnz) sparse operations.
+
+    With ``S_b`` sending column j to ``n j + b`` (table block b of vertex j), H stacks
+    ``[G_x S_0; G_y S_0; G_x S_1 - G_y S_2; G_y S_1 + G_x S_2]`` and interleaves the four row blocks
+    (row ``4v + k`` is row v of block k).
+    """
+    n = 3 if rotations else 2
+    n_verts = g.shape[1]
+
+    def spread(m: sp.csr_matrix, b: int) -> sp.csr_matrix:  # columns j -> n j + b
+        return sp.csr_matrix((m.data, m.indices * n + b, m.indptr), shape=(m.shape[0], n * n_verts))
+
+    gx, gy = g[0::2], g[1::2]
+    if rotations:
+        blocks = [spread(gx, 0), spread(gy, 0), spread(gx, 1) - spread(gy, 2), spread(gy, 1) + spread(gx, 2)]
+    else:
+        blocks = [spread(gx, 0), spread(gy, 0), spread(gx, 1), spread(gy, 1)]
+    interleave = np.arange(4 * n_verts).reshape(4, n_verts).T.ravel()  # row 4v + k <- row v of block k
+    return sp.vstack(blocks, format="csr")[interleave]
+
+
+def _tanh_(u: torch.Tensor) -> torch.Tensor:
+    """``tanh(u)`` in place as ``2 sigmoid(2u) - 1``: ~3x faster than ``torch.tanh`` on the CPU.
+
+    The absolute error stays within a few units in the last place of 1 (~2e-7 in float32, ~4e-16
+    in float64); torch's vectorised sigmoid is much cheaper than its tanh.
+    """
+    return torch.sigmoid(u.mul_(2.0), out=u).mul_(2.0).sub_(1.0)
+
+
+def features_from_pairs(r: torch.Tensor) -> torch.Tensor:
+    """The features ``tanh(r_0 r_2 + r_1 r_3)`` from ``r = H T`` viewed (V, 4, C); returns (V, C)."""
+    return _tanh_(torch.mul(r[:, 0], r[:, 2]).addcmul_(r[:, 1], r[:, 3]))
+
+
+def pair_adjoint_input(r: torch.Tensor, f: torch.Tensor, grad_f: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = s [r_2, r_3, r_0, r_1]`` with ``s = grad_f (1 - f^2)``: what ``H^T`` maps to the table's gradient.
+
+    Parameters
+    ----------
+    r : Tensor, shape (V, 4, C)
+        ``H T`` (:func:`gradient_feature_operator`).
+    f, grad_f : Tensor, shape (V, C)
+        The features and the gradient of the loss with respect to them.
+    out : Tensor, shape (V, 4, C)
+
+    Returns
+    -------
+    Tensor, shape (V, 4, C)
+        ``out``.
+    """
+    s = torch.addcmul(grad_f, grad_f * f, f, value=-1.0)  # (V, C)
+    for slot, partner in ((0, 2), (1, 3), (2, 0), (3, 1)):  # plain (V, C) products: ~1.6x faster than broadcasting
+        torch.mul(r[:, partner], s, out=out[:, slot])
+    return out
 
 
 class _GradientFeatures(torch.autograd.Function):
-    """f = tanh(Re(conj(G d) * (A (G d)))) with A (G d) = G (d A^T): saves only d and f.
+    """f = tanh(Re(conj(G x) (A (G x)))) from the table ``[x | x W]``; saves only x and the weight.
 
-    ``weight`` is ``[Re A^T | Im A^T]`` of shape (C, 2C). Spatial (G) and channel (A) maps commute,
-    so the channel mixing is two (V, C) x (C, C) GEMMs on real features instead of a (V, 2C) x
-    (2C, 2C) GEMM on gradients (half the flops), then sparse products give every gradient:
-    ``G d``, ``G (d Re A^T)``, ``G (d Im A^T)``. The backward recomputes those rather than keeping
-    six (V, C) intermediates alive.
+    ``weight`` is ``[Re A^T | Im A^T]`` of shape (C, 2C) (or ``Re A^T``, (C, C), for a real A).
+    The backward recomputes the table, ``H T`` and the features rather than keeping them.
     """
 
     @staticmethod
-    def _parts(d, weight, grad_op):
-        n, c = d.shape
-        a = grad_op.mm  # (2V, V)
-        g = a(d).view(n, 2, c)  # [gx, gy]
-        gp = a(d @ weight[:, :c]).view(n, 2, c)  # G P, P = d Re A^T
-        gq = a(d @ weight[:, c:]).view(n, 2, c)  # G Q, Q = d Im A^T
-        bre = gp[:, 0] - gq[:, 1]  # Gx P - Gy Q
-        bim = gq[:, 0] + gp[:, 1]  # Gx Q + Gy P
-        return g[:, 0], g[:, 1], bre, bim
+    def _pairs(x, weight, op):
+        n, c = x.shape
+        table = torch.cat([x, x @ weight], 1)  # (V, nC)
+        return table, op.mm(table.view(-1, c)).view(n, 4, c)
 
     @staticmethod
-    def forward(ctx, d, weight, grad_op):  # type: ignore[override]
-        gx, gy, bre, bim = _GradientFeatures._parts(d, weight, grad_op)
-        f = torch.tanh(gx * bre + gy * bim)  # (V, C)
-        ctx.grad_op = grad_op
-        ctx.save_for_backward(d, weight, f)
-        return f
+    def forward(ctx, x, weight, op):  # type: ignore[override]
+        _, r = _GradientFeatures._pairs(x, weight, op)
+        ctx.op = op
+        ctx.save_for_backward(x, weight)
+        return features_from_pairs(r)
 
     @staticmethod
     def backward(ctx, grad_f):  # type: ignore[override]
-        d, weight, f = ctx.saved_tensors
-        grad_op = ctx.grad_op
-        n, c = d.shape
-        gx, gy, bre, bim = _GradientFeatures._parts(d, weight, grad_op)
-        s = grad_f * (1.0 - f * f)  # d loss / d dots, (V, C)
-        # Three (2V, C) right-hand sides one after the other keep the peak memory low.
-        z = torch.empty(n, 2, c, dtype=d.dtype, device=d.device)  # rows interleaved x / y
-
-        def adjoint(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            torch.mul(s, a, out=z[:, 0])
-            torch.mul(s, b, out=z[:, 1])
-            return grad_op.mm_t(z.view(2 * n, c))  # Gx^T (s a) + Gy^T (s b), (V, C)
-
-        grad_g = adjoint(bre, bim)  # through g directly
-        del bre, bim
-        grad_p = adjoint(gx, gy)  # P enters as Gx P (in bre) and Gy P (in bim)
-        grad_q = adjoint(gy, gx.neg_())  # Q enters as -Gy Q (in bre) and Gx Q (in bim)
-        grad_d = grad_weight = None
+        x, weight = ctx.saved_tensors
+        n, c = x.shape
+        _, r = _GradientFeatures._pairs(x, weight, ctx.op)
+        f = features_from_pairs(r)
+        z = pair_adjoint_input(r, f, grad_f, torch.empty_like(r))
+        del r
+        grad_table = ctx.op.mm_t(z.view(4 * n, c)).view(n, -1)  # (V, nC)
+        grad_mixed = grad_table[:, c:]  # (V, (n-1) C)
+        grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_d = torch.addmm(grad_g, grad_p, weight[:, :c].t())
-            grad_d = torch.addmm(grad_d, grad_q, weight[:, c:].t())  # (V, C)
+            grad_x = torch.addmm(grad_table[:, :c], grad_mixed, weight.t())  # (V, C)
         if ctx.needs_input_grad[1]:
-            grad_weight = torch.cat([d.t() @ grad_p, d.t() @ grad_q], 1)  # (C, 2C)
-        return grad_d, grad_weight, None
+            grad_weight = x.t() @ grad_mixed  # (C, (n-1) C)
+        return grad_x, grad_weight, None
 
 
 def gradient_features(x: torch.Tensor, weight_re: torch.Tensor, weight_im: torch.Tensor | None,
@@ -121,10 +224,13 @@ def gradient_features(x: torch.Tensor, weight_re: torch.Tensor, weight_im: torch
     Tensor, shape (V, C)
         ``tanh(Re(conj(g_c) (A g)_c))`` with ``g = (G_x + i G_y) x``.
     """
-    if weight_im is None:
-        weight_im = torch.zeros_like(weight_re)
-    weight = torch.cat([weight_re.t(), weight_im.t()], 1).to(x.dtype)  # (C, 2C)
-    return _GradientFeatures.apply(x.contiguous(), weight, gradient)
+    if gradient.shape != (2 * x.shape[0], x.shape[0]):
+        raise ValueError(f"gradient operator of shape {gradient.shape} does not fit x of shape {tuple(x.shape)}")
+    rotations = weight_im is not None
+    maps = [weight_re.t(), weight_im.t()] if rotations else [weight_re.t()]
+    weight = torch.cat(maps, 1).to(x.dtype)  # (C, (n-1) C)
+    op = gradient_feature_operator(gradient, rotations=rotations)
+    return _GradientFeatures.apply(x.contiguous(), weight, op)
 
 
 class SpatialGradientFeatures(nn.Module):
@@ -171,6 +277,4 @@ class SpatialGradientFeatures(nn.Module):
         if x.dim() != 2 or x.shape[1] != self.channels:
             raise ValueError(f"expected x of shape (V, {self.channels}), got {tuple(x.shape)}")
         op = gradient if gradient is not None else stacked_gradient(batch)
-        if op.shape != (2 * x.shape[0], x.shape[0]):
-            raise ValueError(f"gradient operator of shape {op.shape} does not fit x of shape {tuple(x.shape)}")
         return gradient_features(x, self.weight_re, self.weight_im, op)
