@@ -25,7 +25,7 @@ three ways, none of which changes what it computes (up to rounding):
 
 What the backward keeps per block: x (the block input), the table T (V, 3C) and the MLP's hidden
 activations (V, H_i) after ReLU and dropout (their positive entries give the ReLU and dropout
-masks). The features and every pre-activation are recomputed tile by tile; ``H T`` once more
+masks; dropout's 1 / keep_prob is folded into the next layer's weight). The features and every pre-activation are recomputed tile by tile; ``H T`` once more
 (one sparse product). The backward's one full-size temporary, ``s [r_2, r_3, r_0, r_1]`` of shape
 (V, 4, C), lives in :attr:`BlockOperators.scratch`, shared by the blocks of a network.
 
@@ -42,7 +42,7 @@ import torch
 
 from .diffusion import SpectralBasis
 from ..batch import MeshBatch
-from .gradient_features import batch_feature_operator, features_from_pairs, gradient_feature_operator, pair_adjoint_input
+from .gradient_features import batch_feature_operator, gradient_feature_operator, pair_adjoint_input
 from .mlp import KeepMaskStream, relu_dropout_into
 from .sparse import CsrOperator
 
@@ -138,6 +138,11 @@ class BlockOperators:
         return cls(basis, features, tuple(tiles), tuple(first))
 
 
+def _sigmoid_2u(r: torch.Tensor) -> torch.Tensor:
+    """``sigmoid(r_0 r_2 + r_1 r_3)`` of ``r = H [u | 2P | 2Q]`` (R, 4, C), i.e. ``sigmoid(2u)``, (R, C)."""
+    return torch.mul(r[:, 0], r[:, 2]).addcmul_(r[:, 1], r[:, 3]).sigmoid_()
+
+
 class _SpectralBlock(torch.autograd.Function):
     """The block as one node; see the module docstring. Inputs after ``x`` are the parameters."""
 
@@ -148,6 +153,9 @@ class _SpectralBlock(torch.autograd.Function):
         n = 0 if a_re is None else (3 if a_im is not None else 2)  # table blocks (0: no features)
         w_x, w_u, w_f = w_first[:, :c], w_first[:, c : 2 * c], w_first[:, 2 * c :]  # (H_1, C) each
         weights, biases = linears[0::2], linears[1::2]  # layers 2.. of the MLP
+        maps = [2.0 * a for a in (a_re, a_im)[: max(n - 1, 0)]]  # 2 A: the table holds 2P and 2Q
+        if n:  # the features tanh(u) = 2 sigmoid(2u) - 1 enter as sigmoid (2 W_f)^T - W_f 1
+            w_f, b_first = 2.0 * w_f, b_first - w_f.sum(1)
         # Spectral coefficients and the maps applied to them, per member.
         coefs, decay, z_u, z_t = [], [], [], []
         for b, (phi, proj, lam) in enumerate(zip(basis.evecs, basis.evecs_mass_t, basis.evals)):
@@ -158,10 +166,10 @@ class _SpectralBlock(torch.autograd.Function):
             decay.append(e)
             z_u.append(cp @ w_u.t())  # (K_b, H_1)
             if n:
-                z_t.append(torch.cat([cp] + [cp @ a.t() for a in (a_re, a_im)[: n - 1]], 1))  # (K_b, nC)
+                z_t.append(torch.cat([cp] + [cp @ a.t() for a in maps], 1))  # (K_b, nC)
         table = None
         if n:
-            table = torch.empty(v, n * c, dtype=x.dtype)  # T = [u | P | Q]
+            table = torch.empty(v, n * c, dtype=x.dtype)  # T = [u | 2P | 2Q]
             for b, (phi, zt) in enumerate(zip(basis.evecs, z_t)):
                 first = ops.first_rows[b]
                 torch.mm(phi, zt, out=table[first : first + phi.shape[0]])
@@ -169,16 +177,19 @@ class _SpectralBlock(torch.autograd.Function):
         out = torch.empty_like(x)
         streams = [KeepMaskStream(dropout, device=x.device) for _ in weights] if dropout > 0 else []
         scale = 1.0 / streams[0].keep_prob if streams else 1.0
+        # Dropout's 1 / keep_prob goes into the next layer's weight: the saved activations are
+        # relu(z * keep), one pass less per layer forward and backward.
+        weights_scaled = [w * scale for w in weights] if scale != 1.0 else list(weights)
         for b, start, stop in ops.tiles:
             rows = slice(start - ops.first_rows[b], stop - ops.first_rows[b])
             z = torch.mm(basis.evecs[b][rows], z_u[b]).addmm_(x[start:stop], w_x.t())  # (R, H_1)
             if n:
-                r = op.mm_rows(4 * start, 4 * stop, table.view(-1, c)).view(-1, 4, c)
-                z.addmm_(features_from_pairs(r), w_f.t())
+                r = op.mm_rows(4 * start, 4 * stop, table.view(-1, c)).view(-1, 4, c)  # [g, 2 A g]
+                z.addmm_(_sigmoid_2u(r), w_f.t())
             z.add_(b_first)
-            for i, (w, bias) in enumerate(zip(weights, biases)):
+            for i, (w, bias) in enumerate(zip(weights_scaled, biases)):
                 keep = streams[i].next(z.shape) if streams else None
-                h = relu_dropout_into(z, keep, scale, hidden[i][start:stop])
+                h = relu_dropout_into(z, keep, 1.0, hidden[i][start:stop])
                 z = torch.addmm(bias, h, w.t())  # (R, H_{i+1})
             torch.add(x[start:stop], z, out=out[start:stop])
         ctx.ops, ctx.n, ctx.scale = ops, n, scale
@@ -193,9 +204,12 @@ class _SpectralBlock(torch.autograd.Function):
         basis, op = ops.basis, ops.features
         x, time, w_first, a_re, a_im, table, *rest = ctx.saved_tensors
         weights, hidden = rest[: ctx.n_linears], rest[ctx.n_linears :]
+        weights_scaled = [w * scale for w in weights] if scale != 1.0 else list(weights)
         v, c = x.shape
         grad_out = grad_out.contiguous()
         w_x, w_u, w_f = w_first[:, :c], w_first[:, c : 2 * c], w_first[:, 2 * c :]
+        maps = [2.0 * a for a in (a_re, a_im)[: max(n - 1, 0)]]
+        w_f2 = 2.0 * w_f
         grad_x = torch.empty_like(x)
         grad_w_first = torch.zeros_like(w_first)
         grad_b_first = torch.zeros(w_first.shape[0], dtype=x.dtype)
@@ -207,7 +221,7 @@ class _SpectralBlock(torch.autograd.Function):
             key = ("pair_adjoint", x.dtype, c)
             if key not in ops.scratch or ops.scratch[key].shape[0] != v:
                 ops.scratch[key] = torch.empty(v, 4, c, dtype=x.dtype)
-            adjoint = ops.scratch[key]  # s [r_2, r_3, r_0, r_1], (V, 4, C)
+            adjoint = ops.scratch[key]  # s [r_2, r_3, r_0, r_1], s = d loss / d (2u), (V, 4, C)
         for b, start, stop in ops.tiles:
             rows = slice(start - ops.first_rows[b], stop - ops.first_rows[b])
             g = grad_out[start:stop]  # gradient of the last layer's output, (R, C)
@@ -215,9 +229,7 @@ class _SpectralBlock(torch.autograd.Function):
                 h = hidden[i][start:stop]
                 grad_w[i].addmm_(g.t(), h)
                 grad_b[i].add_(g.sum(0))
-                g = torch.ops.aten.threshold_backward(g @ weights[i], h, 0)  # where relu and dropout kept
-                if scale != 1.0:
-                    g.mul_(scale)
+                g = torch.ops.aten.threshold_backward(g @ weights_scaled[i], h, 0)  # where relu and dropout kept
             # g: gradient of the first layer's output, (R, H_1)
             grad_b_first.add_(g.sum(0))
             grad_w_first[:, :c].addmm_(g.t(), x[start:stop])
@@ -225,9 +237,12 @@ class _SpectralBlock(torch.autograd.Function):
             torch.addmm(grad_out[start:stop], g, w_x, out=grad_x[start:stop])  # residual + first layer
             if n:
                 r = op.mm_rows(4 * start, 4 * stop, table.view(-1, c)).view(-1, 4, c)
-                f = features_from_pairs(r)
-                grad_w_first[:, 2 * c :].addmm_(g.t(), f)
-                pair_adjoint_input(r, f, g @ w_f, adjoint[start:stop])
+                sig = _sigmoid_2u(r)
+                grad_w_first[:, 2 * c :].addmm_(g.t(), sig)  # g^T sigmoid; g^T f = 2 g^T sigmoid - g^T 1
+                s = torch.mm(g, w_f2).mul_(torch.addcmul(sig, sig, sig, value=-1.0))  # d loss / d (2u)
+                pair_adjoint_input(r, s, adjoint[start:stop])
+        if n:
+            grad_w_first[:, 2 * c :].mul_(2.0).sub_(grad_b_first[:, None])
         grad_z_t = [torch.zeros(phi.shape[1], n * c, dtype=x.dtype) for phi in basis.evecs] if n else []
         for b, start, stop in ops.tiles if n else ():
             rows = slice(start - ops.first_rows[b], stop - ops.first_rows[b])
@@ -242,12 +257,14 @@ class _SpectralBlock(torch.autograd.Function):
             if n:
                 gzt = grad_z_t[b]
                 grad_cp.add_(gzt[:, :c])
-                for k, a in enumerate((a_re, a_im)[: n - 1]):
-                    part = gzt[:, (k + 1) * c : (k + 2) * c]  # gradient of c' A^T
+                for k, a in enumerate(maps):
+                    part = gzt[:, (k + 1) * c : (k + 2) * c]  # gradient of c' (2A)^T
                     grad_cp.addmm_(part, a)
-                    grad_a[k].addmm_(part.t(), cp)
+                    grad_a[k].addmm_(part.t(), cp, alpha=2.0)
             grad_time.sub_((grad_cp * cp * lam[:, None]).sum(0))
             grad_x[first : first + proj.shape[1]].addmm_(proj.t(), grad_cp.mul_(e))
+        if scale != 1.0:
+            grad_w = [g.mul_(scale) for g in grad_w]
         grads_linear = [t for pair in zip(grad_w, grad_b) for t in pair]
         return (None, None, grad_x, grad_time, grad_w_first, grad_b_first, grad_a[0], grad_a[1], *grads_linear)
 

@@ -147,15 +147,15 @@ def features_from_pairs(r: torch.Tensor) -> torch.Tensor:
     return _tanh_(torch.mul(r[:, 0], r[:, 2]).addcmul_(r[:, 1], r[:, 3]))
 
 
-def pair_adjoint_input(r: torch.Tensor, f: torch.Tensor, grad_f: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out = s [r_2, r_3, r_0, r_1]`` with ``s = grad_f (1 - f^2)``: what ``H^T`` maps to the table's gradient.
+def pair_adjoint_input(r: torch.Tensor, s: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = s [r_2, r_3, r_0, r_1]``: what ``H^T`` maps to the gradient of the table.
 
     Parameters
     ----------
     r : Tensor, shape (V, 4, C)
         ``H T`` (:func:`gradient_feature_operator`).
-    f, grad_f : Tensor, shape (V, C)
-        The features and the gradient of the loss with respect to them.
+    s : Tensor, shape (V, C)
+        Gradient of the loss with respect to ``u = r_0 r_2 + r_1 r_3``: ``grad_f (1 - f^2)``.
     out : Tensor, shape (V, 4, C)
 
     Returns
@@ -163,7 +163,6 @@ def pair_adjoint_input(r: torch.Tensor, f: torch.Tensor, grad_f: torch.Tensor, o
     Tensor, shape (V, 4, C)
         ``out``.
     """
-    s = torch.addcmul(grad_f, grad_f * f, f, value=-1.0)  # (V, C)
     for slot, partner in ((0, 2), (1, 3), (2, 0), (3, 1)):  # plain (V, C) products: ~1.6x faster than broadcasting
         torch.mul(r[:, partner], s, out=out[:, slot])
     return out
@@ -195,7 +194,8 @@ class _GradientFeatures(torch.autograd.Function):
         n, c = x.shape
         _, r = _GradientFeatures._pairs(x, weight, ctx.op)
         f = features_from_pairs(r)
-        z = pair_adjoint_input(r, f, grad_f, torch.empty_like(r))
+        s = torch.addcmul(grad_f, grad_f * f, f, value=-1.0)  # d loss / du, (V, C)
+        z = pair_adjoint_input(r, s, torch.empty_like(r))
         del r
         grad_table = ctx.op.mm_t(z.view(4 * n, c)).view(n, -1)  # (V, nC)
         grad_mixed = grad_table[:, c:]  # (V, (n-1) C)
