@@ -435,13 +435,16 @@ def test_block_standalone_equals_prepared(bumpy_ops):
 
 
 # ------------------------------------------------------------------------------ tiled block
-def _plain_block(block, x, batch, basis, gradient):
+def _plain_block(block, x, batch, basis, gradient, input_linear=None, output_linear=None):
     """The block as the plain composition of its layers (the slow obvious version)."""
+    if input_linear is not None:
+        x = input_linear(x)
     diffused = block.diffusion(x, batch, basis=basis)
     parts = [x, diffused]
     if block.gradient_features is not None:
         parts.append(block.gradient_features(diffused, batch, gradient=gradient))
-    return x + block.mlp(parts)
+    out = x + block.mlp(parts)
+    return output_linear(out) if output_linear is not None else out
 
 
 def _block(width, seed=0, **kw):
@@ -461,58 +464,74 @@ def _block(width, seed=0, **kw):
         dict(dropout=0.3),
     ],
 )
-def test_tiled_block_matches_plain_composition(mixed_members, kw):
+@pytest.mark.parametrize("ends", ["none", "input", "output", "both"])
+def test_tiled_block_matches_plain_composition(mixed_members, kw, ends):
     """Forward and backward of the tiled block equal the layers composed one by one (float64),
-    with tiles splitting the members (37 rows) and with dropout (same masks from the same seed)."""
+    with tiles splitting the members (37 rows), with dropout (same masks from the same seed), and
+    with linear layers before and after the block folded in (DiffusionNet's first and last)."""
     batch = MeshBatch.from_operators(mixed_members, dtype=F64)  # K_b = 20, 12, 16
     basis, gradient = SpectralBasis.from_batch(batch), stacked_gradient(batch)
     block = _block(20, **kw).train()
+    torch.manual_seed(1)
+    lin_in = torch.nn.Linear(6, 20).double() if ends in ("input", "both") else None
+    lin_out = torch.nn.Linear(20, 3).double() if ends in ("output", "both") else None
+    modules = [m for m in (block, lin_in, lin_out) if m is not None]
+    params = [p for m in modules for p in m.parameters()]
     rotations = kw.get("gradient_rotations", True)
     ops = BlockOperators.build(basis, gradient if kw.get("gradient_features", True) else None,
                                rotations=rotations, rows_per_tile=37)
     assert block.tiled(torch.zeros(batch.total_verts, 20, dtype=F64), basis)
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch.total_verts, 20, generator=gen, dtype=F64)
-    grad_out = torch.randn(batch.total_verts, 20, generator=gen, dtype=F64)
+    x = torch.randn(batch.total_verts, 6 if lin_in else 20, generator=gen, dtype=F64)
+    grad_out = torch.randn(batch.total_verts, 3 if lin_out else 20, generator=gen, dtype=F64)
     results = []
-    for run in (lambda x: _plain_block(block, x, batch, basis, gradient), lambda x: block(x, batch, operators=ops)):
-        block.zero_grad()
+    runs = (lambda x: _plain_block(block, x, batch, basis, gradient, lin_in, lin_out),
+            lambda x: block(x, batch, operators=ops, input_linear=lin_in, output_linear=lin_out))
+    for run in runs:
+        for p in params:
+            p.grad = None
         xx = x.clone().requires_grad_()
         torch.manual_seed(5)
         out = run(xx)
         out.backward(grad_out)
-        results.append((out.detach(), xx.grad, [p.grad.clone() for p in block.parameters()]))
+        results.append((out.detach(), xx.grad, [p.grad.clone() for p in params]))
     (out_a, gx_a, gp_a), (out_b, gx_b, gp_b) = results
     torch.testing.assert_close(out_b, out_a, atol=1e-12, rtol=1e-10)
     torch.testing.assert_close(gx_b, gx_a, atol=1e-12, rtol=1e-10)
     for a, b in zip(gp_a, gp_b):
         torch.testing.assert_close(b, a, atol=1e-11, rtol=1e-10)
     if kw.get("dropout"):
-        assert not torch.allclose(out_a, block.eval()(x, batch, operators=ops))  # dropout was on
+        block.eval()
+        assert not torch.allclose(out_a, block(x, batch, operators=ops, input_linear=lin_in, output_linear=lin_out))
 
 
-@pytest.mark.parametrize("rotations", [True, False])
-def test_tiled_block_gradcheck(rotations):
+@pytest.mark.parametrize("rotations, ends", [(True, False), (False, False), (True, True)])
+def test_tiled_block_gradcheck(rotations, ends):
     ops_np = compute_operators(primitives.bumpy_sphere(0, seed=4), k_eig=4)  # 12 vertices
     batch = MeshBatch.from_operators([ops_np], dtype=F64)
     basis = SpectralBasis.from_batch(batch)
     ops = BlockOperators.build(basis, stacked_gradient(batch), rotations=rotations, rows_per_tile=5)
     gen = torch.Generator().manual_seed(1)
-    c, h = 4, 3
+    c, h, c_in, c_out = 4, 3, 2, 3
 
     def rand(*shape):
         return (0.5 * torch.randn(*shape, generator=gen, dtype=F64)).requires_grad_()
 
-    x, w1, b1, w2, b2, w3, b3 = rand(12, c), rand(h, 3 * c), rand(h), rand(h, h), rand(h), rand(c, h), rand(c)
+    w1, b1, w2, b2, w3, b3 = rand(h, 3 * c), rand(h), rand(h, h), rand(h), rand(c, h), rand(c)
     time_ = torch.tensor([0.05, 0.1, 0.2, 0.3], dtype=F64, requires_grad=True)
     a_re, a_im = rand(c, c), rand(c, c) if rotations else None
+    ends_params = (rand(c, c_in), rand(c), rand(c_out, c), rand(c_out)) if ends else ()
+    x = rand(12, c_in if ends else c)
 
-    def f(x, time_, w1, b1, a_re, w2, b2, w3, b3, *a_im):
+    def f(x, time_, w1, b1, a_re, w2, b2, w3, b3, *more):
+        a_im = more[0] if rotations else None
+        e = more[1:] if rotations else more
         torch.manual_seed(0)  # the same dropout masks at every evaluation
-        return spectral_block(x, ops, time=time_, first_weight=w1, first_bias=b1, weight_re=a_re,
-                              weight_im=a_im[0] if a_im else None, linears=[(w2, b2), (w3, b3)], dropout=0.25)
+        return spectral_block(x, ops, time=time_, first_weight=w1, first_bias=b1, weight_re=a_re, weight_im=a_im,
+                              linears=[(w2, b2), (w3, b3)], dropout=0.25,
+                              input_linear=e[:2] if e else None, output_linear=e[2:] if e else None)
 
-    inputs = (x, time_, w1, b1, a_re, w2, b2, w3, b3) + ((a_im,) if rotations else ())
+    inputs = (x, time_, w1, b1, a_re, w2, b2, w3, b3) + ((a_im,) if rotations else ()) + ends_params
     assert torch.autograd.gradcheck(f, inputs)
 
 
@@ -533,6 +552,24 @@ def test_diffusion_net_tiled_equals_plain_and_is_equivariant(mixed_members, bump
     torch.testing.assert_close(net(x, batch), net.last(h), atol=1e-12, rtol=1e-10)
     inputs = [torch.as_tensor(rng.normal(size=(m.num_verts, 4))) for m in mixed_members]
     assert_batch_consistent(net, mixed_members, inputs, atol=1e-10, rtol=1e-10)
+    # Training mode (dropout): same masks, same gradients for every parameter.
+    net.train()
+    grads = []
+    for tiled in (True, False):
+        net.zero_grad()
+        torch.manual_seed(3)
+        if tiled:
+            out = net(x, batch)
+        else:
+            h = net.first(x)
+            for block in net.blocks:
+                h = _plain_block(block, h, batch, basis, gradient)
+            out = net.last(h)
+        out.pow(2).sum().backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    net.eval()
     phi = torch.rand(batch.total_verts, generator=torch.Generator().manual_seed(7), dtype=F64) * 2 * torch.pi
     torch.testing.assert_close(net(x, batch.rotate_gauge(phi)), net(x, batch), atol=1e-12, rtol=1e-10)
     xb = _hks_input(bumpy)

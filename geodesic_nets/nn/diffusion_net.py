@@ -75,23 +75,30 @@ class DiffusionNetBlock(nn.Module):
         system: ImplicitSystem | None = None,
         gradient: CsrOperator | None = None,
         operators: BlockOperators | None = None,
+        input_linear: nn.Linear | None = None,
+        output_linear: nn.Linear | None = None,
     ) -> torch.Tensor:
         """Apply the block.
 
         Parameters
         ----------
-        x : Tensor, shape (V, width)
+        x : Tensor, shape (V, width) (or (V, input_linear.in_features))
         batch : MeshBatch
         basis, system, gradient, operators : optional
             Operators prepared once per batch (see :meth:`DiffusionNet.forward`); ``operators``
             (with its basis) serves the tiled form, see :meth:`tiled`.
+        input_linear, output_linear : nn.Linear, optional
+            Layers around the block: it returns ``output_linear(block(input_linear(x)))``. The
+            tiled form folds them in (DiffusionNet's first and last layers), so that its
+            V-sized products read and write their narrower sides.
 
         Returns
         -------
-        Tensor, shape (V, width)
+        Tensor, shape (V, width) (or (V, output_linear.out_features))
         """
-        if x.dim() != 2 or x.shape[1] != self.width:
-            raise ValueError(f"expected x of shape (V, {self.width}), got {tuple(x.shape)}")
+        width_in = input_linear.in_features if input_linear is not None else self.width
+        if x.dim() != 2 or x.shape[1] != width_in:
+            raise ValueError(f"expected x of shape (V, {width_in}), got {tuple(x.shape)}")
         if self.diffusion.method == "spectral":
             basis = operators.basis if operators is not None else basis
             basis = basis if basis is not None else SpectralBasis.from_batch(batch)
@@ -103,14 +110,17 @@ class DiffusionNetBlock(nn.Module):
                         basis, gradient if self.gradient_features is not None else None,
                         rotations=self.gradient_features is None or self.gradient_features.rotations,
                     )
-                return self._forward_tiled(x, operators)
+                return self._forward_tiled(x, operators, input_linear, output_linear)
+        if input_linear is not None:
+            x = input_linear(x)  # (V, C)
         diffused = self.diffusion(x, batch, basis=basis, system=system)  # (V, C)
         parts = [x, diffused]
         if self.gradient_features is not None:
             if gradient is None:
                 gradient = stacked_gradient(batch)
             parts.append(self.gradient_features(diffused, batch, gradient=gradient))  # (V, C)
-        return x + self.mlp(parts)  # (V, C); the parts are never concatenated
+        out = x + self.mlp(parts)  # (V, C); the parts are never concatenated
+        return output_linear(out) if output_linear is not None else out
 
     def tiled(self, x: torch.Tensor, basis: SpectralBasis | None) -> bool:
         """Whether :meth:`forward` runs as one tiled autograd function for this input and basis.
@@ -125,7 +135,9 @@ class DiffusionNetBlock(nn.Module):
             and max(phi.shape[1] for phi in basis.evecs) <= self.width
         )
 
-    def _forward_tiled(self, x: torch.Tensor, operators: BlockOperators) -> torch.Tensor:
+    def _forward_tiled(
+        self, x: torch.Tensor, operators: BlockOperators, input_linear: nn.Linear | None, output_linear: nn.Linear | None
+    ) -> torch.Tensor:
         gf = self.gradient_features
         first, *rest = self.mlp.linears
         return spectral_block(
@@ -138,6 +150,8 @@ class DiffusionNetBlock(nn.Module):
             weight_im=gf.weight_im if gf is not None else None,
             linears=[(lin.weight, lin.bias) for lin in rest],
             dropout=self.mlp.dropout if self.mlp.training else 0.0,
+            input_linear=(input_linear.weight, input_linear.bias) if input_linear is not None else None,
+            output_linear=(output_linear.weight, output_linear.bias) if output_linear is not None else None,
         )
 
 
@@ -227,18 +241,21 @@ class DiffusionNet(nn.Module):
                 f"expected x of shape (V={batch.total_verts}, {self.in_channels}), got {tuple(x.shape)}"
             )
         basis = SpectralBasis.from_batch(batch) if self.diffusion == "spectral" else None
-        h = self.first(x)  # (V, width)
-        system = gradient = operators = None
-        if self.blocks[0].tiled(h, basis):
+        if self.blocks[0].tiled(x, basis):  # the first and last layers fold into the end blocks
             operators = BlockOperators.from_batch(
                 batch, basis, features=self.gradient_features, rotations=self.gradient_rotations
             )
+            out = x
+            for i, block in enumerate(self.blocks):
+                out = block(out, batch, operators=operators, input_linear=self.first if i == 0 else None,
+                            output_linear=self.last if i == len(self.blocks) - 1 else None)
         else:
             system = ImplicitSystem.from_batch(batch) if self.diffusion == "implicit" else None
             gradient = stacked_gradient(batch) if self.gradient_features else None
-        for block in self.blocks:
-            h = block(h, batch, basis=basis, system=system, gradient=gradient, operators=operators)
-        out = self.last(h)  # (V, out)
+            h = self.first(x)  # (V, width)
+            for block in self.blocks:
+                h = block(h, batch, basis=basis, system=system, gradient=gradient)
+            out = self.last(h)  # (V, out)
         if self.outputs == "faces":
             out = vertices_to_faces(out, batch)  # (F, out)
         elif self.outputs == "global":

@@ -25,7 +25,21 @@ from torch import nn
 
 from ..batch import MeshBatch
 
-__all__ = ["MLP", "relu_dropout", "relu_dropout_into", "dropout_keep_mask", "KeepMaskStream"]
+__all__ = ["MLP", "relu_dropout", "relu_dropout_into", "dropout_keep_mask", "keep_probability", "KeepMaskStream"]
+
+def _mask_bits(p: float) -> tuple[int, int]:
+    """Random bits per element and the threshold a value must reach to keep its element."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    bits = next((k for k in (1, 8) if p * 2**k == int(p * 2**k)), 16)
+    return bits, min(int(round(p * 2**bits)), 2**bits - 1)
+
+
+def keep_probability(p: float) -> float:
+    """The exact keep probability of a dropout with drop probability ``p`` (see :class:`KeepMaskStream`)."""
+    bits, threshold = _mask_bits(p)
+    return 1.0 - threshold / 2**bits
+
 
 class KeepMaskStream:
     """Keep masks of one dropout layer, drawn piece by piece from one random stream.
@@ -54,12 +68,8 @@ class KeepMaskStream:
     def __init__(
         self, p: float, *, device: torch.device | str = "cpu", generator: torch.Generator | None = None
     ) -> None:
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.bits = next((k for k in (1, 8) if p * 2**k == int(p * 2**k)), 16)
-        levels = 1 << self.bits
-        self._threshold = min(int(round(p * levels)), levels - 1)
-        self.keep_prob = 1.0 - self._threshold / levels
+        self.bits, self._threshold = _mask_bits(p)
+        self.keep_prob = keep_probability(p)
         self._device = torch.device(device)
         self._generator = generator
         self._words: np.random.PCG64 | None = None
