@@ -21,6 +21,7 @@ from geodesic_nets.nn.diffusion import (
 )
 from geodesic_nets.nn.diffusion_block import BlockOperators, spectral_block
 from geodesic_nets.nn.diffusion_net import DiffusionNet, DiffusionNetBlock
+from geodesic_nets.nn import gradient_features as gradient_features_module
 from geodesic_nets.nn.gradient_features import (
     SpatialGradientFeatures,
     batch_feature_operator,
@@ -191,7 +192,9 @@ def _naive_gradient_features(x, batch, weight_re, weight_im):
     return torch.tanh((g.conj() * (g @ a.T)).real)
 
 
-def test_gradient_features_match_naive_complex_formula(bumpy_ops):
+@pytest.mark.parametrize("rows", [2048, 37])  # 37: H T formed in chunks of 37 vertices
+def test_gradient_features_match_naive_complex_formula(bumpy_ops, rows, monkeypatch):
+    monkeypatch.setattr(gradient_features_module, "_ROWS", rows)
     batch = MeshBatch.from_operators([bumpy_ops], dtype=F64)
     torch.manual_seed(0)
     layer = SpatialGradientFeatures(5).double()
@@ -204,7 +207,9 @@ def test_gradient_features_match_naive_complex_formula(bumpy_ops):
     torch.testing.assert_close(real(x, batch), ref, atol=1e-12, rtol=1e-10)
 
 
-def test_gradient_features_gradcheck(bumpy_ops):
+@pytest.mark.parametrize("rows", [2048, 37])
+def test_gradient_features_gradcheck(bumpy_ops, rows, monkeypatch):
+    monkeypatch.setattr(gradient_features_module, "_ROWS", rows)
     batch = MeshBatch.from_operators([bumpy_ops], dtype=F64)
     op = stacked_gradient(batch)
     x = torch.randn(batch.total_verts, 3, dtype=F64, requires_grad=True)
@@ -550,6 +555,8 @@ def test_diffusion_net_tiled_equals_plain_and_is_equivariant(mixed_members, bump
     for block in net.blocks:
         h = _plain_block(block, h, batch, basis, gradient)
     torch.testing.assert_close(net(x, batch), net.last(h), atol=1e-12, rtol=1e-10)
+    with torch.no_grad():  # nothing kept for a backward: tile-sized activations
+        torch.testing.assert_close(net(x, batch), net.last(h), atol=1e-12, rtol=1e-10)
     inputs = [torch.as_tensor(rng.normal(size=(m.num_verts, 4))) for m in mixed_members]
     assert_batch_consistent(net, mixed_members, inputs, atol=1e-10, rtol=1e-10)
     # Training mode (dropout): same masks, same gradients for every parameter.

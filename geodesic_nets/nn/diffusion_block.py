@@ -168,12 +168,14 @@ class _TiledBlock(torch.autograd.Function):
         h_i = relu(z_i * keep_i),  z_{i+1} = h_i W_{i+1}^T + b_{i+1}   (the ``linears``)
         out = z_last + x_in R^T   (``residual`` R (C_out, C_in); None: + x_in)
 
-    Inputs after ``dropout``: x_in, time, proj_map, proj_bias, w_u, w_x, w_f, b_1, residual, then
-    the maps and the linears' (weight, bias) pairs, flattened.
+    Inputs after ``dropout``, the number of maps and ``training`` (whether a backward may follow,
+    else nothing is kept): x_in, time, proj_map, proj_bias, w_u, w_x, w_f, b_1, residual, then the
+    maps and the linears' (weight, bias) pairs, flattened.
     """
 
     @staticmethod
-    def forward(ctx, ops, dropout, n_maps, x_in, time, proj_map, proj_bias, w_u, w_x, w_f, b_1, residual, *rest):  # type: ignore[override]
+    def forward(ctx, ops, dropout, n_maps, training, x_in, time, proj_map, proj_bias, w_u, w_x, w_f, b_1, residual,  # type: ignore[override]
+                *rest):
         basis, op = ops.basis, ops.features
         maps, linears = rest[:n_maps], rest[n_maps:]
         weights, biases = linears[0::2], linears[1::2]
@@ -201,7 +203,8 @@ class _TiledBlock(torch.autograd.Function):
             for b, (phi, zt) in enumerate(zip(basis.evecs, z_t)):
                 first = ops.first_rows[b]
                 torch.mm(phi, zt, out=table[first : first + phi.shape[0]])
-        hidden = [torch.empty(v, w.shape[1], dtype=x_in.dtype) for w in weights]  # (V, H_i), saved
+        # Without a backward to come (no grad mode), the activations stay tile-sized.
+        hidden = [torch.empty(v, w.shape[1], dtype=x_in.dtype) if training else None for w in weights]  # (V, H_i)
         c_out = weights[-1].shape[0] if weights else w_u.shape[0]
         out = torch.empty(v, c_out, dtype=x_in.dtype)
         streams = [KeepMaskStream(dropout, device=x_in.device) for _ in weights] if dropout > 0 else []
@@ -214,7 +217,7 @@ class _TiledBlock(torch.autograd.Function):
             z.add_(b_1)
             for i, (w, bias) in enumerate(zip(weights, biases)):
                 keep = streams[i].next(z.shape) if streams else None
-                h = relu_dropout_into(z, keep, 1.0, hidden[i][start:stop])
+                h = relu_dropout_into(z, keep, 1.0, hidden[i][start:stop] if training else z)
                 z = torch.addmm(bias, h, w.t())  # (R, H_{i+1})
             if residual is None:
                 torch.add(z, x_in[start:stop], out=out[start:stop])
@@ -222,7 +225,9 @@ class _TiledBlock(torch.autograd.Function):
                 torch.addmm(z, x_in[start:stop], residual.t(), out=out[start:stop])
         ctx.ops, ctx.n, ctx.n_maps, ctx.n_linears = ops, n, n_maps, len(weights)
         ctx.coefs, ctx.decay, ctx.proj_x = coefs, decay, proj_x
-        ctx.save_for_backward(x_in, time, proj_map, proj_bias, w_u, w_x, w_f, residual, table, *maps, *weights, *hidden)
+        if training:
+            ctx.save_for_backward(x_in, time, proj_map, proj_bias, w_u, w_x, w_f, residual, table, *maps, *weights,
+                                  *hidden)
         return out
 
     @staticmethod
@@ -232,7 +237,7 @@ class _TiledBlock(torch.autograd.Function):
         x_in, time, proj_map, proj_bias, w_u, w_x, w_f, residual, table, *rest = ctx.saved_tensors
         maps, rest = rest[: ctx.n_maps], rest[ctx.n_maps :]
         weights, hidden = rest[: ctx.n_linears], rest[ctx.n_linears :]
-        need_x = ctx.needs_input_grad[3]
+        need_x = ctx.needs_input_grad[4]
         v, c = x_in.shape[0], time.shape[0]
         grad_out = grad_out.contiguous()
         zeros = torch.zeros_like
@@ -308,7 +313,7 @@ class _TiledBlock(torch.autograd.Function):
                 grad_px = grad_c if proj_map is None else grad_c @ proj_map  # (K_b, C_in)
                 grad_x[first : first + proj.shape[1]].addmm_(proj.t(), grad_px)
         grads_linear = [t for pair in zip(grad_w, grad_b) for t in pair]
-        return (None, None, None, grad_x, grad_time, grad_proj_map, grad_proj_bias, grad_w_u, grad_w_x, grad_w_f,
+        return (None, None, None, None, grad_x, grad_time, grad_proj_map, grad_proj_bias, grad_w_u, grad_w_x, grad_w_f,
                 grad_b_1, grad_res, *grad_maps, *grads_linear)
 
 
@@ -393,7 +398,8 @@ def spectral_block(
         else:
             b_1 = b_1 + residual_bias
     args = [*(maps or []), *(t for pair in layers for t in pair)]
-    return _TiledBlock.apply(ops, float(dropout), len(maps or []), x, time, proj_map, proj_bias,
+    training = torch.is_grad_enabled()
+    return _TiledBlock.apply(ops, float(dropout), len(maps or []), training, x, time, proj_map, proj_bias,
                              w_u, w_x, w_f, b_1, residual, *args)
 
 

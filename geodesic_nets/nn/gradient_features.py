@@ -133,6 +133,9 @@ def _feature_csr(g: sp.csr_matrix, rotations: bool) -> sp.csr_matrix:
     return sp.vstack(blocks, format="csr")[interleave]
 
 
+_ROWS = 2048  # vertices per chunk of H T rows in :class:`_GradientFeatures`
+
+
 def _tanh_(u: torch.Tensor) -> torch.Tensor:
     """``tanh(u)`` in place as ``2 sigmoid(2u) - 1``: ~3x faster than ``torch.tanh`` on the CPU.
 
@@ -172,38 +175,49 @@ class _GradientFeatures(torch.autograd.Function):
     """f = tanh(Re(conj(G x) (A (G x)))) from the table ``[x | x W]``; saves only x and the weight.
 
     ``weight`` is ``[Re A^T | Im A^T]`` of shape (C, 2C) (or ``Re A^T``, (C, C), for a real A).
-    The backward recomputes the table, ``H T`` and the features rather than keeping them.
+    The backward recomputes the table, ``H T`` and the features rather than keeping them. Rows
+    of ``H T`` (4 per vertex) are formed ``_ROWS`` vertices at a time and used at once: the
+    (4V, C) block is never allocated (beyond glibc's mmap threshold every fresh allocation costs
+    page faults, and the chunks stay in cache).
     """
 
     @staticmethod
-    def _pairs(x, weight, op):
-        n, c = x.shape
-        table = torch.cat([x, x @ weight], 1)  # (V, nC)
-        return table, op.mm(table.view(-1, c)).view(n, 4, c)
-
-    @staticmethod
     def forward(ctx, x, weight, op):  # type: ignore[override]
-        _, r = _GradientFeatures._pairs(x, weight, op)
+        n, c = x.shape
+        table = torch.cat([x, x @ weight], 1).view(-1, c)  # (V, nC) viewed (nV, C)
+        f = torch.empty_like(x)
+        for a in range(0, n, _ROWS):
+            b = min(a + _ROWS, n)
+            f[a:b] = features_from_pairs(op.mm_rows(4 * a, 4 * b, table).view(-1, 4, c))
         ctx.op = op
         ctx.save_for_backward(x, weight)
-        return features_from_pairs(r)
+        return f
 
     @staticmethod
     def backward(ctx, grad_f):  # type: ignore[override]
         x, weight = ctx.saved_tensors
         n, c = x.shape
-        _, r = _GradientFeatures._pairs(x, weight, ctx.op)
-        f = features_from_pairs(r)
-        s = torch.addcmul(grad_f, grad_f * f, f, value=-1.0)  # d loss / du, (V, C)
-        z = pair_adjoint_input(r, s, torch.empty_like(r))
-        del r
-        grad_table = ctx.op.mm_t(z.view(4 * n, c)).view(n, -1)  # (V, nC)
-        grad_mixed = grad_table[:, c:]  # (V, (n-1) C)
-        grad_x = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.addmm(grad_table[:, :c], grad_mixed, weight.t())  # (V, C)
-        if ctx.needs_input_grad[1]:
-            grad_weight = x.t() @ grad_mixed  # (C, (n-1) C)
+        op = ctx.op
+        table = torch.cat([x, x @ weight], 1).view(-1, c)
+        z = torch.empty(n, 4, c, dtype=x.dtype, device=x.device)  # s [r_2, r_3, r_0, r_1]
+        for a in range(0, n, _ROWS):
+            b = min(a + _ROWS, n)
+            r = op.mm_rows(4 * a, 4 * b, table).view(-1, 4, c)
+            f = features_from_pairs(r)
+            g = grad_f[a:b]
+            pair_adjoint_input(r, torch.addcmul(g, g * f, f, value=-1.0), z[a:b])  # s = d loss / du
+        z = z.view(-1, c)
+        m = weight.shape[1]  # (n - 1) C
+        grad_x = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        grad_weight = torch.zeros_like(weight) if ctx.needs_input_grad[1] else None
+        blocks = m // c + 1
+        for a in range(0, n, _ROWS):
+            b = min(a + _ROWS, n)
+            grad_table = op.mm_t_rows(blocks * a, blocks * b, z).view(b - a, -1)  # (R, nC)
+            if grad_x is not None:
+                torch.addmm(grad_table[:, :c], grad_table[:, c:], weight.t(), out=grad_x[a:b])
+            if grad_weight is not None:
+                grad_weight.addmm_(x[a:b].t(), grad_table[:, c:])
         return grad_x, grad_weight, None
 
 
