@@ -581,6 +581,22 @@ def test_diffusion_net_tiled_equals_plain_and_is_equivariant(mixed_members, bump
     torch.testing.assert_close(net(x, batch.rotate_gauge(phi)), net(x, batch), atol=1e-12, rtol=1e-10)
     xb = _hks_input(bumpy)
     assert_permutation_equivariant(net, bumpy, xb, operator_kwargs=dict(k_eig=24), atol=1e-7, rtol=1e-6)
+    # Hooks on the first and last layers still fire (those layers are then not folded into blocks):
+    # tasks read the learned features as the input of ``net.last``.
+    seen = []
+    handles = [net.last.register_forward_pre_hook(lambda _m, args: seen.append(args[0])),
+               net.first.register_forward_hook(lambda _m, args, out: seen.append(out))]
+    try:
+        out = net(x, batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    h = net.first(x)
+    torch.testing.assert_close(seen[0], h)
+    for block in net.blocks:
+        h = _plain_block(block, h, batch, basis, gradient)
+    torch.testing.assert_close(seen[1], h, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(out, net.last(h), atol=1e-12, rtol=1e-10)
 
 
 @pytest.mark.cuda

@@ -174,8 +174,9 @@ class _TiledBlock(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, ops, dropout, n_maps, training, x_in, time, proj_map, proj_bias, w_u, w_x, w_f, b_1, residual,  # type: ignore[override]
-                *rest):
+    def forward(  # type: ignore[override]
+        ctx, ops, dropout, n_maps, training, x_in, time, proj_map, proj_bias, w_u, w_x, w_f, b_1, residual, *rest
+    ):
         basis, op = ops.basis, ops.features
         maps, linears = rest[:n_maps], rest[n_maps:]
         weights, biases = linears[0::2], linears[1::2]

@@ -28,6 +28,18 @@ __all__ = ["DiffusionNetBlock", "DiffusionNet"]
 Outputs = Literal["vertices", "faces", "global"]
 
 
+def _has_hooks(module: nn.Module) -> bool:
+    """Whether calling ``module`` runs forward hooks: then it is called, not folded into a block."""
+    from torch.nn.modules import module as torch_module
+
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or torch_module._global_forward_hooks
+        or torch_module._global_forward_pre_hooks
+    )
+
+
 class DiffusionNetBlock(nn.Module):
     """One residual block: ``x + MLP([x, diffuse(x), gradient_features(diffuse(x))])``.
 
@@ -136,7 +148,11 @@ class DiffusionNetBlock(nn.Module):
         )
 
     def _forward_tiled(
-        self, x: torch.Tensor, operators: BlockOperators, input_linear: nn.Linear | None, output_linear: nn.Linear | None
+        self,
+        x: torch.Tensor,
+        operators: BlockOperators,
+        input_linear: nn.Linear | None,
+        output_linear: nn.Linear | None,
     ) -> torch.Tensor:
         gf = self.gradient_features
         first, *rest = self.mlp.linears
@@ -241,14 +257,19 @@ class DiffusionNet(nn.Module):
                 f"expected x of shape (V={batch.total_verts}, {self.in_channels}), got {tuple(x.shape)}"
             )
         basis = SpectralBasis.from_batch(batch) if self.diffusion == "spectral" else None
-        if self.blocks[0].tiled(x, basis):  # the first and last layers fold into the end blocks
+        if self.blocks[0].tiled(x, basis):
             operators = BlockOperators.from_batch(
                 batch, basis, features=self.gradient_features, rotations=self.gradient_rotations
             )
-            out = x
+            # The first and last layers fold into the end blocks, unless hooks watch them.
+            first = None if _has_hooks(self.first) else self.first
+            last = None if _has_hooks(self.last) else self.last
+            out = x if first is not None else self.first(x)
             for i, block in enumerate(self.blocks):
-                out = block(out, batch, operators=operators, input_linear=self.first if i == 0 else None,
-                            output_linear=self.last if i == len(self.blocks) - 1 else None)
+                out = block(out, batch, operators=operators, input_linear=first if i == 0 else None,
+                            output_linear=last if i == len(self.blocks) - 1 else None)
+            if last is None:
+                out = self.last(out)
         else:
             system = ImplicitSystem.from_batch(batch) if self.diffusion == "implicit" else None
             gradient = stacked_gradient(batch) if self.gradient_features else None

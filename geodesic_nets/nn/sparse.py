@@ -80,7 +80,8 @@ def _bag_product(crow: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, sta
     if x.shape[1] <= _BAG_COLUMNS:
         return torch.nn.functional.embedding_bag(cols[lo:hi], x.contiguous(), offsets, **args)
     blocks = torch.split(x, _BAG_COLUMNS, dim=1)
-    return torch.cat([torch.nn.functional.embedding_bag(cols[lo:hi], b.contiguous(), offsets, **args) for b in blocks], 1)
+    bags = [torch.nn.functional.embedding_bag(cols[lo:hi], b.contiguous(), offsets, **args) for b in blocks]
+    return torch.cat(bags, 1)
 
 
 def _torch_from_scipy(a: sp.csr_matrix) -> torch.Tensor:
