@@ -97,6 +97,12 @@ def test_segmentation_and_correspondence_runs_predict_files(tmp_path):
     m = _train(corr, "--task", "functional_maps", "--dataset", "synthetic_correspondence", "--epochs", "1",
                "--batch-size", "2", "--features", "wks", "--dataset-option", "n_shapes=6", "--k-eig", "40")
     assert m["evaluation"]["n_pairs"] >= 2 and np.isfinite(m["evaluation"]["mean_geodesic_error"])
+    # re-evaluation with ZoomOut: stored beside the run's own evaluation, which stays as it was
+    assert main(["evaluate", str(corr), "--task-option", "zoomout_to=40", "--task-option", "zoomout_step=5"]) == 0
+    after = json.loads((corr / "metrics.json").read_text())
+    assert after["evaluation"] == m["evaluation"]
+    zoom = after["evaluation_zoomout_step=5_zoomout_to=40"]
+    assert zoom["task_options"]["zoomout_to"] == 40 and zoom["n_pairs"] == m["evaluation"]["n_pairs"]
     a, b = tmp_path / "a.obj", tmp_path / "b.obj"
     save(bumpy_sphere(2, seed=1), a)
     save(bumpy_sphere(2, seed=2), b)

@@ -34,15 +34,23 @@ def experiment_from_args(args: argparse.Namespace):
     ops = dataclasses.asdict(cfg.operators)
     if args.k_eig is not None:
         ops["k_eig"] = args.k_eig
-    ds_opts = dict(cfg.dataset_options)
-    for item in args.dataset_option or []:
-        key, _, value = item.partition("=")
-        try:
-            ds_opts[key] = json.loads(value)
-        except json.JSONDecodeError:
-            ds_opts[key] = value
+    ds_opts = {**cfg.dataset_options, **_key_values(args.dataset_option)}
     return cfg.replace(**changes, model=ModelSpec.from_dict(model), train=cfg.train.replace(**train),
                        operators=OperatorSettings(**ops), dataset_options=ds_opts)
+
+
+def _key_values(items: list[str] | None) -> dict:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when they are)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -67,7 +75,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..tasks.runner import evaluate_run
 
     result = evaluate_run(args.run_dir, checkpoint=args.checkpoint, split=args.split, dataset=args.dataset,
-                          root=args.root)
+                          root=args.root, task_options=_key_values(args.task_option))
     print(json.dumps(_headline(result), indent=2))
     return 0
 
@@ -116,6 +124,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--split", help="split to evaluate (default: the run's evaluation split)")
     ev.add_argument("--dataset", help="evaluate on another dataset")
     ev.add_argument("--root", help="root of that dataset")
+    ev.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                    help="override a task option (JSON value), e.g. zoomout_to=80; repeatable")
     ev.set_defaults(func=_cmd_evaluate)
 
     pr = sub.add_parser("predict", help="labels or correspondences for mesh files with a trained run")

@@ -52,6 +52,8 @@ class FunctionalMapTask(Task):
         Resolvent mask exponent (None: squared eigenvalue differences).
     zoomout_to : int or None
         Refine test maps with ZoomOut up to this many eigenfunctions (None: no refinement).
+    zoomout_step : int
+        Eigenfunctions added per ZoomOut iteration.
     both_directions : bool
         Evaluate a -> b and b -> a for every test pair.
     """
@@ -61,13 +63,16 @@ class FunctionalMapTask(Task):
     higher_is_better = False
 
     def __init__(self, *, k: int = 30, lambda_: float = 1e-3, resolvent_gamma: float | None = 0.5,
-                 zoomout_to: int | None = None, both_directions: bool = True, radii: Sequence[float] | None = None) -> None:
+                 zoomout_to: int | None = None, zoomout_step: int = 1, both_directions: bool = True,
+                 radii: Sequence[float] | None = None) -> None:
         if k < 2:
             raise ValueError(f"k must be >= 2, got {k}")
         if zoomout_to is not None and zoomout_to < k:
             raise ValueError(f"zoomout_to must be >= k={k}, got {zoomout_to}")
         self.k, self.lambda_, self.resolvent_gamma = k, lambda_, resolvent_gamma
-        self.zoomout_to, self.both_directions = zoomout_to, both_directions
+        if zoomout_step < 1:
+            raise ValueError(f"zoomout_step must be >= 1, got {zoomout_step}")
+        self.zoomout_to, self.zoomout_step, self.both_directions = zoomout_to, zoomout_step, both_directions
         self.radii = tuple(radii) if radii is not None else tuple(np.round(np.linspace(0, 0.25, 26), 3).tolist())
 
     # ------------------------------------------------------------------ training
@@ -122,7 +127,8 @@ class FunctionalMapTask(Task):
                     p2p = pointmap_from_fmap(C, sa.evecs[:, :k], sbm.evecs[:, :k])
                 else:
                     kz = min(self.zoomout_to, sa.evecs.shape[1], sbm.evecs.shape[1])
-                    _, p2p = zoomout(C, sa.evecs[:, :kz], sbm.evecs[:, :kz], k_final=kz, mass_b=sbm.mass)
+                    _, p2p = zoomout(C, sa.evecs[:, :kz], sbm.evecs[:, :kz], k_final=kz, step=self.zoomout_step,
+                                     mass_b=sbm.mass)
                 out[(ia, ib)] = p2p.cpu()
         return out
 

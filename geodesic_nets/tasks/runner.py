@@ -238,17 +238,29 @@ def load_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", device
 
 
 def evaluate_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", split: str | None = None,
-                 dataset: str | None = None, root: str | None = None) -> dict[str, Any]:
-    """Evaluate a trained run (optionally on another split or dataset); written to metrics.json."""
+                 dataset: str | None = None, root: str | None = None,
+                 task_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate a trained run (optionally on another split or dataset, or with other task options).
+
+    The result goes into the run's metrics.json: under ``"evaluation"`` for the run's own
+    evaluation split, dataset and task options, otherwise under a key naming what differs.
+    """
     run = load_run(run_dir, checkpoint=checkpoint)
     cfg = run.experiment
     if dataset is not None or root is not None:
         cfg = cfg.replace(dataset=dataset or cfg.dataset, root=root if root is not None else cfg.root)
+    if task_options:
+        cfg = cfg.replace(task_options={**cfg.task_options, **task_options})
     split = split or cfg.eval_split
     data = load_datasets(cfg, [split], progress=cfg.train.progress)[split]
     task = make_task(cfg, data) if run.task_name != "functional_maps" else FunctionalMapTask(**cfg.task_options)
     t0 = time.perf_counter()
     result = task.evaluate(run.model, data, device=run.device, dtype=run.dtype)
-    result = {"task": task.name, "checkpoint": checkpoint, "split": split, "dataset": cfg.dataset, "seconds": time.perf_counter() - t0, **result}
-    return _update_metrics(Path(run_dir), "evaluation" if split == run.experiment.eval_split and cfg.dataset == run.experiment.dataset
-                    else f"evaluation_{cfg.dataset}_{split}", result)
+    result = {"task": task.name, "checkpoint": checkpoint, "split": split, "dataset": cfg.dataset,
+              "task_options": cfg.task_options, "seconds": time.perf_counter() - t0, **result}
+    key = "evaluation"
+    if split != run.experiment.eval_split or cfg.dataset != run.experiment.dataset:
+        key += f"_{cfg.dataset}_{split}"
+    if task_options:
+        key += "_" + "_".join(f"{k}={v}" for k, v in sorted(task_options.items()))
+    return _update_metrics(Path(run_dir), key, result)
