@@ -169,6 +169,19 @@ def test_learned_diffusion_time_stays_positive_and_learns(bumpy_ops, method):
     assert layer.time.grad is not None and bool((layer.time.grad != 0).all())
 
 
+@pytest.mark.parametrize("method", ["spectral", "implicit"])
+def test_learned_diffusion_eval_uses_clamped_time_without_changing_it(bumpy_ops, method):
+    batch = MeshBatch.from_operators([bumpy_ops], dtype=F64)
+    layer = LearnedDiffusion(3, method=method).double()
+    layer.time.data = torch.tensor([-0.5, 0.02, 0.1], dtype=F64)
+    x = torch.randn(batch.total_verts, 3, dtype=F64)
+    out_eval = layer.eval()(x, batch)
+    assert float(layer.time.detach()[0]) == -0.5  # evaluation leaves the parameter as it is
+    out_train = layer.train()(x, batch)
+    assert float(layer.time.detach()[0]) == layer.min_time  # training clamps it in place
+    torch.testing.assert_close(out_eval, out_train)
+
+
 def test_learned_diffusion_rejects_bad_options():
     with pytest.raises(ValueError, match="method"):
         LearnedDiffusion(3, method="explicit")  # type: ignore[arg-type]

@@ -10,7 +10,8 @@ Two ways to apply ``exp(-t Delta)`` to the channels of ``x``:
   (``M + t L`` is symmetric), so memory stays O(V C).
 
 The learned times are kept positive: like DiffusionNet, the parameter is clamped in place to at
-least ``min_time`` before every forward.
+least ``min_time`` before every training forward (in eval mode a clamped copy is used, so that
+evaluation leaves the model unchanged).
 """
 
 from __future__ import annotations
@@ -256,7 +257,14 @@ class LearnedDiffusion(nn.Module):
         return f"{self.channels}, method={self.method!r}"
 
     def clamped_time(self, dtype: torch.dtype) -> torch.Tensor:
-        """Clamp the learned times in place to at least ``min_time``; return them, shape (C,), as ``dtype``."""
+        """The learned times, at least ``min_time``, shape (C,), as ``dtype``.
+
+        In training mode the parameter itself is clamped in place first (the optimizer then steps
+        from the clamped value, as in DiffusionNet); in eval mode the parameter is left as it is
+        (evaluating never changes the model) and a clamped copy is used.
+        """
+        if not self.training:
+            return self.time.clamp(min=self.min_time).to(dtype)
         with torch.no_grad():
             self.time.clamp_(min=self.min_time)
         return self.time.to(dtype)
