@@ -15,8 +15,10 @@ output as loss), so that load from other processes on a shared machine hits both
 a fresh subprocess per implementation runs one forward + backward; "peak MB" is the growth of its
 ru_maxrss over its level before that call, i.e. the activations and the autograd graph.
 
-``reference`` is the same network written the straightforward way (see ``_reference_model``), run
-under the same conditions for a like-for-like ratio on a shared machine.
+``ours`` is :class:`geodesic_nets.nn.DiffusionNet`; on the CPU with k_eig <= width its blocks run
+as one tiled autograd function each (``geodesic_nets/nn/diffusion_block.py``). ``reference`` is the
+same network written the straightforward way (see ``_reference_model``), run under the same
+conditions for a like-for-like ratio on a shared machine.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ..batch import MeshBatch
 
 __all__ = ["MLP", "relu_dropout", "relu_dropout_into", "dropout_keep_mask", "keep_probability", "KeepMaskStream"]
 
+
 def _mask_bits(p: float) -> tuple[int, int]:
     """Random bits per element and the threshold a value must reach to keep its element."""
     if not 0.0 <= p < 1.0:
@@ -259,9 +260,9 @@ class MLP(nn.Module):
         -------
         Tensor, shape (V, C_out)
         """
-        return self.after_first(self._first(x))
+        return self._after_first(self._first(x))
 
-    def after_first(self, z: torch.Tensor) -> torch.Tensor:
+    def _after_first(self, z: torch.Tensor) -> torch.Tensor:
         """Everything after the first linear layer, given that layer's output.
 
         Parameters
