@@ -365,9 +365,8 @@ def spectral_block(
     _check_block(x, ops, c, first_weight, weight_re, weight_im, dropout, input_linear)
     w_x, w_u = first_weight[:, :c], first_weight[:, c : 2 * c]  # (H_1, C)
     b_1 = first_bias
-    n_features = weight_re is not None
     w_f = maps = None
-    if n_features:  # tanh(u) = 2 sigmoid(2u) - 1: the table holds 2P, 2Q; the layer reads sigmoid
+    if weight_re is not None:  # tanh(u) = 2 sigmoid(2u) - 1: the table holds 2P, 2Q; the layer reads sigmoid
         w_f = first_weight[:, 2 * c :]
         b_1 = b_1 - w_f.sum(1)
         w_f = 2.0 * w_f
