@@ -40,11 +40,13 @@ def test_xyz_augmentation_only_in_training(members):
     torch.testing.assert_close(feats.train()(batch), 2.0 * batch.verts)
 
 
-@pytest.mark.parametrize("name", ["diffusion", "gauge", "monet", "gcnn", "acnn"])
-def test_model_batch_consistent_and_global_pool_commutes(members, name):
+@pytest.mark.parametrize("name,width", [("diffusion", 4), ("diffusion", 32), ("gauge", 4), ("monet", 4),
+                                        ("gcnn", 4), ("acnn", 4)])
+def test_model_batch_consistent_and_global_pool_commutes(members, name, width):
+    """width 32 > k_eig 24 takes DiffusionNet's fused CPU path, width 4 the plain composition."""
     torch.manual_seed(0)
     spec = ModelSpec(name=name, in_features="hks", n_features=8, out_channels=3, outputs="vertices",
-                     width=4, depth=2, kwargs={"dropout": 0.0} if name == "diffusion" else {})
+                     width=width, depth=2, kwargs={"dropout": 0.0} if name == "diffusion" else {})
     model = build_model(spec).double().eval()
     inputs = [torch.zeros(m.num_verts, 1, dtype=torch.float64) for m in members]
     assert_batch_consistent(lambda x, b: model(b), members, inputs, per="vertex")

@@ -9,6 +9,7 @@ subpackage / module    contents
 =====================  ===================================================================
 ``diffusion_net``      DiffusionNet: learned diffusion, gradient features, MLP blocks
 ``diffusion``          learned per-channel diffusion (spectral or implicit)
+``diffusion_block``    the fused, tiled CPU form of a DiffusionNet block (custom backward)
 ``gradient_features``  gauge-invariant spatial gradient features
 ``mlp``, ``pooling``   per-vertex MLP; mass-weighted global pooling, vertices to faces
 ``sparse``             CSR sparse products with a transposed backward
