@@ -5,7 +5,9 @@ For tori of about 5k, 20k and 100k vertices and a batch of 8 x 5k (patch_size 16
 forward+backward above the resident set before it (each configuration runs in a fresh process so
 that ``ru_maxrss`` is its own). When ``torch_geometric`` is importable the same network built from
 PyG's ``GMMConv`` on the patch graph (mean aggregation, pseudo-coordinates ``(rho, theta)``) is
-timed too; otherwise that row is skipped.
+timed too, and the same with PyG's ``FeaStConv`` (8 heads) and ``SplineConv`` (which needs the
+compiled ``pyg-lib``/``torch_spline_conv``; without them its row says so); otherwise those rows
+are skipped.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/layers_patch.py [--sizes 5000 20000 100000] [--repeats 5]
 
@@ -63,14 +65,27 @@ def _rss_bytes() -> int:
 
 
 class _PygNet(torch.nn.Module):
-    """Same residual layout as PatchNet with PyG GMMConv layers on the patch graph."""
+    """Same residual layout as PatchNet with PyG layers on the patch graph.
 
-    def __init__(self) -> None:
+    ``kind="gmm"``: GMMConv (MoNet, 8 Gaussians on the pseudo-coordinates (rho, theta));
+    ``kind="feast"``: FeaStConv (8 heads, soft assignment from feature differences; no
+    pseudo-coordinates); ``kind="spline"``: SplineConv (B-spline kernels on (rho, theta / 2 pi + 1/2),
+    needs the compiled ``torch_spline_conv`` package).
+    """
+
+    def __init__(self, kind: str = "gmm") -> None:
         super().__init__()
-        from torch_geometric.nn import GMMConv
+        from torch_geometric import nn as gnn
 
+        self.kind = kind
         self.lin_in = torch.nn.Linear(IN, WIDTH)
-        self.layers = torch.nn.ModuleList(GMMConv(WIDTH, WIDTH, dim=2, kernel_size=8) for _ in range(LAYERS))
+        if kind == "gmm":
+            make = lambda: gnn.GMMConv(WIDTH, WIDTH, dim=2, kernel_size=8)  # noqa: E731
+        elif kind == "feast":
+            make = lambda: gnn.FeaStConv(WIDTH, WIDTH, heads=8)  # noqa: E731
+        else:
+            make = lambda: gnn.SplineConv(WIDTH, WIDTH, dim=2, kernel_size=5)  # noqa: E731
+        self.layers = torch.nn.ModuleList(make() for _ in range(LAYERS))
         self.lin_out = torch.nn.Linear(WIDTH, OUT)
 
     def forward(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
@@ -80,9 +95,13 @@ class _PygNet(torch.nn.Module):
         dst = torch.arange(pg.num_verts)[:, None].expand_as(pg.index)[keep]
         edge_index = torch.stack([src, dst])  # (2, P) neighbour -> centre
         pseudo = torch.stack([pg.rho[keep], pg.theta[keep]], 1)  # (P, 2)
+        if self.kind == "spline":  # SplineConv wants pseudo-coordinates in [0, 1]
+            rho = pseudo[:, 0] / pseudo[:, 0].max().clamp_min(1e-12)
+            pseudo = torch.stack([rho, pseudo[:, 1] / (2 * torch.pi) + 0.5], 1).clamp(0, 1)
         h = torch.relu(self.lin_in(x))
         for layer in self.layers:
-            h = h + torch.relu(layer(h, edge_index, pseudo))
+            args = (h, edge_index) if self.kind == "feast" else (h, edge_index, pseudo)
+            h = h + torch.relu(layer(*args))
         return self.lin_out(h)
 
 
@@ -92,8 +111,8 @@ def _one(model_name: str, sizes: list[int], repeats: int) -> dict:
     members = [compute_operators(_torus(n, i), k_eig=16, patch_size=PATCH) for i, n in enumerate(sizes)]
     batch = MeshBatch.from_operators(members, dtype=torch.float32)
     x = torch.randn(batch.total_verts, IN)
-    if model_name == "pyg_gmm":
-        net = _PygNet()
+    if model_name.startswith("pyg_"):
+        net = _PygNet(model_name[4:])
     else:
         net = PatchNet(model_name, IN, OUT, width=WIDTH, n_layers=LAYERS)
     fwd, fb = [], []
@@ -133,23 +152,23 @@ def main() -> None:
     try:
         import torch_geometric  # noqa: F401
 
-        models = ["monet", "gcnn", "pyg_gmm"]
+        models = ["monet", "gcnn", "pyg_gmm", "pyg_feast", "pyg_spline"]
     except ImportError:
         models = ["monet", "gcnn"]
         print("torch_geometric not importable: skipping the GMMConv comparison")
     configs = [(f"{n // 1000}k", [n]) for n in args.sizes] + [(f"{args.batch}x5k", [5000] * args.batch)]
     print(f"PatchNet width={WIDTH} layers={LAYERS} in={IN} out={OUT} patch_size={PATCH}, float32, 1 thread, "
           f"median of {args.repeats}; peak = max RSS during the runs minus RSS before them")
-    print(f"{'model':8s} {'config':7s} {'V':>8s} {'P':>9s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'peak MiB':>9s}")
+    print(f"{'model':10s} {'config':7s} {'V':>8s} {'P':>9s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'peak MiB':>9s}")
     for name, sizes in configs:
         for model in models:
             cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--child", model, ",".join(map(str, sizes))]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
-                print(f"{model:8s} {name:7s} failed: {res.stderr.strip().splitlines()[-1:]}")
+                print(f"{model:10s} {name:7s} failed: {res.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(res.stdout.strip().splitlines()[-1])
-            print(f"{model:8s} {name:7s} {r['V']:8d} {r['P']:9d} {r['fwd_ms']:9.1f} {r['fwd_bwd_ms']:11.1f} {r['peak_mib']:9.1f}",
+            print(f"{model:10s} {name:7s} {r['V']:8d} {r['P']:9d} {r['fwd_ms']:9.1f} {r['fwd_bwd_ms']:11.1f} {r['peak_mib']:9.1f}",
                   flush=True)
 
 
