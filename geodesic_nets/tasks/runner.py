@@ -122,7 +122,8 @@ def train_experiment(cfg: ExperimentConfig, run_dir: str | Path, *, resume: bool
     model = build_model(spec, augment=_augment(cfg))
     if _is_main():
         cfg.save(run_dir)
-    record = {"experiment": {k: v for k, v in cfg.to_dict().items() if k != "train"}, "model_spec": spec.to_dict(), "task": task.name,
+    experiment = {k: v for k, v in cfg.to_dict().items() if k != "train"}  # the loop records the train config
+    record = {"experiment": experiment, "model_spec": spec.to_dict(), "task": task.name,
               "train_set": train_set.describe(), "eval_set": eval_set.describe()}
     monitor = _monitoring_task(task)
     result = fit(model, monitor, train_set, config=cfg.train, run_dir=run_dir, val_set=eval_set, resume=resume,
