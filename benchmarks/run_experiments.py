@@ -37,7 +37,7 @@ PUBLISHED = {
 }
 
 HEADLINE = {"classification": ("accuracy", 100.0), "segmentation": ("vertex_accuracy", 100.0),
-            "vertex_labeling": ("accuracy", 100.0), "functional_maps": ("mean_geodesic_error", 100.0)}
+            "correspondence": ("accuracy", 100.0), "functional_maps": ("mean_geodesic_error", 100.0)}
 
 
 def main(argv=None) -> int:
@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--cache", default=None, help="operator cache directory (default RUNS/cache)")
     p.add_argument("--jobs", type=int, default=1, help="processes for the operator precomputation")
     p.add_argument("--resume", action="store_true", help="resume run directories that exist")
+    p.add_argument("--summarize-only", action="store_true",
+                   help="do not train: summarize the finished run directories (their metrics.json evaluation)")
     p.add_argument("--out", default=str(HERE / "results" / "experiments"), help="directory of the summary JSON")
     args = p.parse_args(argv)
 
@@ -72,10 +74,15 @@ def main(argv=None) -> int:
         cfg = base.replace(root=args.root, dataset_options=ds_opts, train=train, cache_dir=cache, jobs=args.jobs)
         run_dir = Path(args.runs) / args.name / f"seed_{seed}"
         t0 = time.perf_counter()
-        ev = train_experiment(cfg, run_dir, resume=args.resume and (run_dir / "checkpoints" / "last.pt").is_file())
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        if args.summarize_only:
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            ev = metrics["evaluation"]
+        else:
+            ev = train_experiment(cfg, run_dir, resume=args.resume and (run_dir / "checkpoints" / "last.pt").is_file())
+            metrics = json.loads((run_dir / "metrics.json").read_text())
         epoch_s = [h.get("epoch_seconds") for h in metrics.get("history", []) if h.get("epoch_seconds") is not None]
-        results.append({"seed": seed, "run_dir": str(run_dir), "evaluation": ev, "wall_seconds": time.perf_counter() - t0,
+        wall = (metrics.get("timings") or {}).get("total_epoch_seconds") if args.summarize_only else time.perf_counter() - t0
+        results.append({"seed": seed, "run_dir": str(run_dir), "evaluation": ev, "wall_seconds": wall,
                         "median_epoch_seconds": sorted(epoch_s)[len(epoch_s) // 2] if epoch_s else None,
                         "epochs": cfg.train.epochs})
         print(f"seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in ev.items() if isinstance(v, float)), flush=True)
@@ -100,8 +107,9 @@ def main(argv=None) -> int:
     print(f"{'seed':>6} {'metric':>10} {'epochs':>7} {'s/epoch':>9} {'total s':>9}")
     for r in results:
         ep = r["median_epoch_seconds"]
+        wall = f"{r['wall_seconds']:.0f}" if r["wall_seconds"] is not None else "-"
         print(f"{r['seed']:>6} {r['evaluation'][key] * scale:>10.2f} {r['epochs']:>7} "
-              f"{(f'{ep:.1f}' if ep else '-'):>9} {r['wall_seconds']:>9.0f}")
+              f"{(f'{ep:.1f}' if ep else '-'):>9} {wall:>9}")
     print("published:", json.dumps(PUBLISHED.get(args.name, {})))
     print(f"written {path}")
     return 0
