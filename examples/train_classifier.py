@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from geodesic_nets import GeodesicNetsError, OperatorSettings, primitives, save
+from geodesic_nets import GeodesicNetsError, primitives, save
+from geodesic_nets.demo.training import CLASSIFICATION
 from geodesic_nets.tasks import ExperimentConfig, ModelSpec, TrainConfig, load_run, train_experiment
 
 BENCHMARK_CONFIG = Path(__file__).resolve().parents[1] / "benchmarks" / "experiments" / "shrec11.toml"
@@ -45,16 +46,12 @@ def experiment(args: argparse.Namespace) -> ExperimentConfig:
         train = cfg.train.replace(seed=args.seed, progress=sys.stderr.isatty(), **epochs)
         return cfg.replace(root=str(args.root), dataset_options={**cfg.dataset_options, "seed": args.seed},
                            train=train, cache_dir=str(args.out / "operator_cache"))
-    return ExperimentConfig(
-        task="classification",
-        dataset="synthetic_shapes",
-        dataset_options={"n_per_class": args.n_per_class, "seed": 0},  # 3/4 train, 1/4 test per class
-        model=ModelSpec(name="diffusion", in_features="hks", n_features=16, width=args.width, depth=3,
-                        kwargs={"dropout": 0.2}),
-        operators=OperatorSettings(k_eig=48),
+    base = CLASSIFICATION  # the demo's experiment; the options change its size, width, seed and epochs
+    return base.replace(
+        dataset_options={**base.dataset_options, "n_per_class": args.n_per_class},  # 3/4 train, 1/4 test per class
+        model=ModelSpec.from_dict({**base.model.to_dict(), "width": args.width}),
         train=TrainConfig(epochs=args.epochs or 10, batch_size=4, lr=2e-3, seed=args.seed,
                           eval_every=5, device="cpu", progress=sys.stderr.isatty()),
-        task_options={"label_smoothing": 0.1},
     )
 
 

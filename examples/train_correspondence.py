@@ -31,19 +31,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from geodesic_nets import GeodesicNetsError, OperatorSettings
+from geodesic_nets import GeodesicNetsError
 from geodesic_nets.tasks import (
     ExperimentConfig,
     FunctionalMapTask,
-    InputFeatures,
+    DescriptorModel,
     ModelSpec,
     TrainConfig,
     correspondence_geodesic_errors,
     load_run,
     train_experiment,
 )
+from geodesic_nets.demo.training import CORRESPONDENCE
 from geodesic_nets.tasks.runner import load_datasets
 
 BENCHMARK_CONFIG = Path(__file__).resolve().parents[1] / "benchmarks" / "experiments" / "faust_r.toml"
@@ -57,28 +57,13 @@ def experiment(args: argparse.Namespace) -> ExperimentConfig:
         train = cfg.train.replace(seed=args.seed, progress=sys.stderr.isatty(), **epochs)
         return cfg.replace(root=str(args.root), train=train, cache_dir=str(args.out / "operator_cache"))
     epochs = args.epochs or 12
-    return ExperimentConfig(
-        task="functional_maps",
-        dataset="synthetic_correspondence",
-        dataset_options={"n_shapes": args.n_shapes, "seed": 0},  # the last quarter is the test set
-        model=ModelSpec(name="diffusion", in_features="wks", n_features=32, out_channels=32, width=args.width,
-                        depth=3, kwargs={"dropout": 0.0}),
-        operators=OperatorSettings(k_eig=48),
+    base = CORRESPONDENCE  # the demo's experiment; the options change its size, width, seed and epochs
+    return base.replace(
+        dataset_options={**base.dataset_options, "n_shapes": args.n_shapes},  # the last quarter is the test set
+        model=ModelSpec.from_dict({**base.model.to_dict(), "width": args.width}),
         train=TrainConfig(epochs=epochs, batch_size=2, lr=2e-3, seed=args.seed, eval_every=10, device="cpu",
                           progress=sys.stderr.isatty()),  # batches of 2: pairs (0, 1), (2, 3), ...
-        task_options={"k": 20, "lambda_": 1e-3, "resolvent_gamma": 0.5},
     )
-
-
-class Descriptors(nn.Module):
-    """A 'model' whose features are its input descriptors: the functional-map baseline without learning."""
-
-    def __init__(self, spec: ModelSpec) -> None:
-        super().__init__()
-        self.inputs = InputFeatures(spec.in_features, n=spec.n_features)
-
-    def forward(self, batch):
-        return self.inputs(batch)  # (V, n_features)
 
 
 def report(name: str, ev: dict) -> None:
@@ -124,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     test = load_datasets(run.experiment, ["test"], progress=False)["test"]
     if args.root is None:  # cheap on the small synthetic test set
         task = FunctionalMapTask(**cfg.task_options)
-        report("raw WKS descriptors", task.evaluate(Descriptors(run.spec), test, device="cpu", dtype=torch.float32))
+        report("raw WKS descriptors", task.evaluate(DescriptorModel(run.spec), test, device="cpu", dtype=torch.float32))
         refined = FunctionalMapTask(**cfg.task_options, zoomout_to=cfg.operators.k_eig)
         report(f"learned + ZoomOut to {cfg.operators.k_eig}", refined.evaluate(run.model, test, device="cpu",
                                                                             dtype=torch.float32))

@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import nn
 
 from ..settings import OperatorSettings
 from ..tasks.experiment import ExperimentConfig
-from ..tasks.features import InputFeatures
 from ..tasks.functional_maps import FunctionalMapTask
-from ..tasks.models import ModelSpec
+from ..tasks.models import DescriptorModel, ModelSpec
 from ..tasks.runner import load_datasets, train_experiment
 
 __all__ = ["classification_demo", "correspondence_demo", "CLASSIFICATION", "CORRESPONDENCE"]
@@ -61,26 +59,14 @@ def classification_demo(out_dir: Path, *, epochs: int = 15, progress: bool = Fal
     return ev
 
 
-class _Descriptors(nn.Module):
-    """A 'model' whose features are the input descriptors themselves (the unlearned baseline)."""
-
-    def __init__(self, inputs: InputFeatures) -> None:
-        super().__init__()
-        self.inputs = inputs
-
-    def forward(self, batch):
-        return self.inputs(batch)
-
-
 def correspondence_demo(out_dir: Path, *, epochs: int = 12, progress: bool = False,
                         echo: Callable[[str], None] = print) -> dict:
     """Train deep functional maps; returns the evaluation beside the raw-descriptor baseline."""
     echo(f"\n=== correspondence: deformed, remeshed blobs, deep functional maps, {epochs} epochs ===")
     ev = _train(CORRESPONDENCE, epochs, 2, out_dir / "correspondence", progress)
     test = load_datasets(CORRESPONDENCE, ["test"], progress=False)["test"]
-    spec = CORRESPONDENCE.model
     baseline = FunctionalMapTask(**CORRESPONDENCE.task_options).evaluate(
-        _Descriptors(InputFeatures(spec.in_features, n=spec.n_features)), test, device="cpu", dtype=torch.float32)
+        DescriptorModel(CORRESPONDENCE.model), test, device="cpu", dtype=torch.float32)
     echo(f"mean geodesic error (x100, unit area) over {ev['n_pairs']} test maps: "
          f"learned {ev['mean_geodesic_error_x100']:.2f} vs raw WKS descriptors {baseline['mean_geodesic_error_x100']:.2f}")
     return {"learned": ev, "raw_descriptors": {k: baseline[k] for k in ("mean_geodesic_error", "mean_geodesic_error_x100",

@@ -46,7 +46,7 @@ from .metrics import (
     per_class_iou,
     summarize,
 )
-from .models import ModelSpec, SurfaceModel, build_model
+from .models import DescriptorModel, ModelSpec, SurfaceModel, build_model
 from .predict import predict_files
 from .records import MetricsWriter, environment_record
 from .runner import Run, evaluate_run, load_run, train_experiment
@@ -78,6 +78,7 @@ __all__ = [
     "batch_wks",
     "ModelSpec",
     "SurfaceModel",
+    "DescriptorModel",
     "build_model",
     "ExperimentConfig",
     "train_experiment",

@@ -115,10 +115,12 @@ class FunctionalMapTask(Task):
         feats = []
         for sb, f in iterate_batches(model, dataset, device=device, dtype=dtype, batch_size=batch_size):
             feats.extend(sb.batch.split(f))
+        used = sorted({i for pair in pairs for i in pair})
+        ops = {i: dataset[i].operators.to(device, dtype) for i in used}  # once per shape, not per pair
         out = {}
         with torch.no_grad():
             for ia, ib in pairs:
-                sa, sbm = dataset[ia].operators.to(device, dtype), dataset[ib].operators.to(device, dtype)
+                sa, sbm = ops[ia], ops[ib]
                 k = self.k
                 C = fmap_from_features(feats[ia], feats[ib], sa.evecs[:, :k], sbm.evecs[:, :k], sa.mass, sbm.mass,
                                        sa.evals[:k], sbm.evals[:k], lambda_=self.lambda_,

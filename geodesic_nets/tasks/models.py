@@ -18,7 +18,7 @@ from ..nn import DiffusionNet, FieldType, GaugeEquivariantNet, PatchNet
 from ..nn.pooling import global_mean_pool, vertices_to_faces
 from .features import FeatureKind, InputFeatures
 
-__all__ = ["ModelName", "Outputs", "ModelSpec", "SurfaceModel", "build_model", "needs_patches"]
+__all__ = ["ModelName", "Outputs", "ModelSpec", "SurfaceModel", "DescriptorModel", "build_model", "needs_patches"]
 
 ModelName = Literal["diffusion", "gauge", "monet", "gcnn", "acnn"]
 Outputs = Literal["vertices", "faces", "global"]
@@ -131,6 +131,21 @@ class SurfaceModel(nn.Module):
         finally:
             handle.remove()
         return seen[-1]
+
+
+class DescriptorModel(nn.Module):
+    """The unlearned baseline: a 'model' whose per-vertex features are its input descriptors.
+
+    ``forward(batch) -> (V, spec.n_features)`` (or 3 for ``xyz``); with the same ``spec`` as a
+    trained functional-map model it shows what learning adds over the raw descriptors.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.inputs = InputFeatures(spec.in_features, n=spec.n_features)
+
+    def forward(self, batch: MeshBatch) -> torch.Tensor:
+        return self.inputs(batch)
 
 
 def build_model(spec: ModelSpec, *, augment=None) -> SurfaceModel:
