@@ -13,7 +13,7 @@ from typing import Iterable
 from .errors import GeodesicNetsError
 from .settings import OperatorSettings
 
-__all__ = ["PrecomputeResult", "precompute_files"]
+__all__ = ["PrecomputeResult", "precompute_files", "limit_to_one_thread"]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ class PrecomputeResult:
     error: str | None = None
 
 
-def _one_thread() -> None:
+def limit_to_one_thread() -> None:
+    """Worker-process initializer: one BLAS/OpenMP thread (used by every process pool of the package)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     try:
@@ -92,7 +93,7 @@ def precompute_files(
             results[f] = _work(f, settings, str(cache_dir))
             bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=limit_to_one_thread) as pool:
             futures = {pool.submit(_work, f, settings, str(cache_dir)): f for f in files}
             for fut in as_completed(futures):
                 f = futures[fut]

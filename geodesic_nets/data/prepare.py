@@ -144,9 +144,9 @@ def _raise(done: _Done) -> None:
 
 
 def _one_thread() -> None:
-    from ..precompute import _one_thread as limit
+    from ..precompute import limit_to_one_thread
 
-    limit()
+    limit_to_one_thread()
     torch.set_num_threads(1)
 
 

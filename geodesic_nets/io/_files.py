@@ -6,7 +6,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import IO, Callable, Union
 
 from ..errors import MeshFormatError
 
@@ -68,8 +68,45 @@ def _target_mode(p: Path) -> int:
         return 0o666 & ~umask
 
 
+def atomic_write(path: PathLike, write: "Callable[[IO[bytes]], object]") -> Path:
+    """Create or replace ``path`` atomically: the one atomic writer of the package.
+
+    ``write(fh)`` writes the content to a binary handle of a temporary file in the same folder;
+    the file is flushed, fsynced, given the mode a new file would get, and renamed to ``path``,
+    then the folder is fsynced (best effort). When anything before the rename raises, the
+    temporary file is removed, ``path`` is untouched and the exception propagates.
+    """
+    p = Path(os.fspath(path))
+    folder = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _target_mode(p))  # mkstemp makes 0600 files
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable (not supported everywhere)
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return p
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+    return p
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+    """:func:`atomic_write` of ``data``, failures reported as :class:`MeshFormatError` naming the file.
 
     A reader never sees a half-written file, and a failed write leaves an existing file intact.
     """
@@ -77,22 +114,10 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise MeshFormatError("the folder to write into does not exist", path=str(p))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _target_mode(p))  # mkstemp makes 0600 files
-        os.replace(tmp, p)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise MeshFormatError(f"cannot write the file: {exc.strerror or exc}", path=str(p)) from exc
-        raise
+        atomic_write(p, lambda fh: fh.write(data))
+    except OSError as exc:
+        raise MeshFormatError(f"cannot write the file: {exc.strerror or exc}", path=str(p)) from exc
     logger.debug("wrote %d bytes to %s", len(data), p)
     return p
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable
 
 import numpy as np
 import torch
 
+from ..io._files import atomic_write as _atomic_write
 from ..errors import GeodesicNetsError
 
 __all__ = [
@@ -57,37 +57,15 @@ class CheckpointError(GeodesicNetsError):
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Create or replace ``path`` atomically.
+    """Create or replace ``path`` atomically, creating its folder first.
 
-    ``write(fh)`` writes the content to a binary file handle of a temporary file in the same
-    directory; the file is then flushed, fsynced and renamed to ``path``. When ``write`` (or
-    anything before the rename) raises, the temporary file is removed and ``path`` is untouched.
+    ``write(fh)`` writes the content to a binary file handle; see
+    :func:`geodesic_nets.io._files.atomic_write` (the package's one atomic writer): when
+    ``write`` or anything before the rename raises, ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (best effort; not supported everywhere)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    _atomic_write(path, write)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
