@@ -262,12 +262,17 @@ class LearnedDiffusion(nn.Module):
         In training mode the parameter itself is clamped in place first (the optimizer then steps
         from the clamped value, as in DiffusionNet); in eval mode the parameter is left as it is
         (evaluating never changes the model) and a clamped copy is used.
+
+        Either way the result is a new tensor (differentiable into the parameter), never the
+        parameter itself: a graph that saves it for its backward (the tiled block, the implicit
+        solve) then survives the in-place clamp of a later training forward, e.g. two forwards
+        before one backward.
         """
         if not self.training:
             return self.time.clamp(min=self.min_time).to(dtype)
         with torch.no_grad():
             self.time.clamp_(min=self.min_time)
-        return self.time.to(dtype)
+        return self.time.to(dtype, copy=True)
 
     def forward(
         self,

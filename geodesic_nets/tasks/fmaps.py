@@ -42,6 +42,7 @@ __all__ = [
     "fmap_from_pointmap",
     "zoomout",
     "nearest_neighbor_map",
+    "least_squares",
 ]
 
 PointmapMethod = Literal["transpose", "direct"]
@@ -107,6 +108,35 @@ def _pointmap(p2p, num_verts_b: int, num_verts_a: int, device: torch.device) -> 
 
 
 # ---------------------------------------------------------------------------- building blocks
+def least_squares(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Minimum-norm least-squares solution of ``a x = b``, bitwise reproducible on the CPU.
+
+    ``torch.linalg.lstsq``'s default CPU driver, LAPACK ``gelsy`` (QR with column pivoting),
+    reads its pivot array ``jpvt`` as an input (a non-zero entry pins that column in front), but
+    torch allocates that array uninitialized (``at::empty``; pytorch/pytorch#71222, #187411): the
+    pivoting, and so the last bits of the result, depend on whatever the allocator hands out,
+    and change from call to call on identical inputs. Here the CPU uses ``gelsd`` (SVD based,
+    NumPy's choice, no such input), other devices torch's default (``gels`` on CUDA, the only
+    driver there).
+
+    Parameters
+    ----------
+    a : Tensor, shape (M, N), float
+    b : Tensor, shape (M, R), float
+        Same device and dtype as ``a``.
+
+    Returns
+    -------
+    x : Tensor, shape (N, R)
+        Differentiable in ``a`` and ``b``.
+    """
+    _matrix("a", a)
+    _matrix("b", b, rows=a.shape[0])
+    _same_kind(a=a, b=b)
+    driver = "gelsd" if a.device.type == "cpu" else None
+    return torch.linalg.lstsq(a, b, driver=driver).solution
+
+
 def spectral_coefficients(feat: torch.Tensor, evecs: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
     """Coefficients of per-vertex functions in an M-orthonormal eigenbasis: ``Phi^T M F``.
 
@@ -391,7 +421,7 @@ def fmap_from_pointmap(
     if mass_b is not None:
         _vector("mass_b", mass_b, evecs_b.shape[0])
         return evecs_b.transpose(0, 1) @ (mass_b.unsqueeze(1) * pulled)
-    return torch.linalg.lstsq(evecs_b, pulled).solution
+    return least_squares(evecs_b, pulled)
 
 
 def zoomout(

@@ -23,7 +23,7 @@ from torch import nn
 from ..data.sample import SampleBatch
 from ..errors import GeodesicNetsError
 from .base import Task
-from .fmaps import fmap_from_features, pointmap_from_fmap, zoomout
+from .fmaps import fmap_from_features, least_squares, pointmap_from_fmap, zoomout
 from .geodesic_error import correspondence_geodesic_errors, error_curve
 from .inference import iterate_batches
 
@@ -34,9 +34,10 @@ def true_fmap(evecs_a: torch.Tensor, evecs_b: torch.Tensor, corr_a: torch.Tensor
     """The functional map a -> b of a point correspondence, shape (K, K).
 
     ``corr_a[i] <-> corr_b[i]``; solves ``evecs_b[corr_b] C = evecs_a[corr_a]`` in the least-squares
-    sense (the pull-back of a's eigenfunctions through the map b -> a, expressed on b's basis).
+    sense (the pull-back of a's eigenfunctions through the map b -> a, expressed on b's basis),
+    with :func:`~geodesic_nets.tasks.fmaps.least_squares` (bitwise reproducible on the CPU).
     """
-    return torch.linalg.lstsq(evecs_b[corr_b], evecs_a[corr_a]).solution
+    return least_squares(evecs_b[corr_b], evecs_a[corr_a])
 
 
 class FunctionalMapTask(Task):
