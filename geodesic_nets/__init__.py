@@ -21,7 +21,7 @@ from .errors import (
 )
 from .io import inspect, load, save
 from .operators import OperatorTensors, SurfaceOperators, compute_operators
-from .settings import OperatorSettings
+from .settings import AnisotropicSettings, OperatorSettings
 from .surface import Surface
 
 __version__ = "0.1.0"
@@ -38,6 +38,7 @@ __all__ = [
     "save",
     "inspect",
     "OperatorSettings",
+    "AnisotropicSettings",
     "SurfaceOperators",
     "OperatorTensors",
     "compute_operators",

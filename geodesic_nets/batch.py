@@ -74,6 +74,9 @@ class MeshBatch:
     transport, edge_angle, edge_length : Tensor, shape (E,)
     patch_center, patch_neighbor : Tensor, shape (P,), int64, or None
     patch_rho, patch_theta : Tensor, shape (P,), or None
+    patch_kernels : Tensor, shape (P, S), or None
+        Spectral anisotropic heat kernels at the patch entries (gauge-free: not changed by
+        :meth:`rotate_gauge`).
     """
 
     verts: torch.Tensor
@@ -101,6 +104,7 @@ class MeshBatch:
     patch_neighbor: torch.Tensor | None = None
     patch_rho: torch.Tensor | None = None
     patch_theta: torch.Tensor | None = None
+    patch_kernels: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -116,7 +120,8 @@ class MeshBatch:
         Raises
         ------
         GeodesicNetsError
-            On an empty list, or members whose patches are present for some and not others.
+            On an empty list, or members whose patches (or anisotropic patch kernels) are present
+            for some and not others.
         """
         if len(members) == 0:
             raise GeodesicNetsError("cannot build a MeshBatch from no surfaces")
@@ -127,6 +132,11 @@ class MeshBatch:
         has_patches = [t.patch_center is not None for t in ts]
         if any(has_patches) and not all(has_patches):
             raise GeodesicNetsError("either every member of a batch has geodesic patches or none has")
+        kernel_widths = {None if t.patch_kernels is None else int(t.patch_kernels.shape[1]) for t in ts}
+        if len(kernel_widths) > 1:
+            raise GeodesicNetsError(
+                f"members of a batch must all have the same anisotropic patch kernels or none, got widths {kernel_widths}"
+            )
         nv = torch.tensor([t.num_verts for t in ts], dtype=torch.int64, device=dev)
         first = torch.cumsum(nv, 0) - nv
         offs = first.tolist()
@@ -151,6 +161,7 @@ class MeshBatch:
                 patch_neighbor=cat([t.patch_neighbor + o for t, o in zip(ts, offs)]),
                 patch_rho=cat([t.patch_rho for t in ts]),
                 patch_theta=cat([t.patch_theta for t in ts]),
+                patch_kernels=None if ts[0].patch_kernels is None else cat([t.patch_kernels for t in ts]),
             )
         return cls(
             verts=cat([t.verts for t in ts]),

@@ -53,6 +53,8 @@ def _to_arrays(ops) -> dict[str, np.ndarray]:
         out[f"{name}.data"], out[f"{name}.indices"] = m.data, m.indices
         out[f"{name}.indptr"], out[f"{name}.shape"] = m.indptr, np.asarray(m.shape)
     out["has_patches"] = np.array(ops.patches is not None)
+    if ops.patch_kernels is not None:
+        out["patch_kernels"] = ops.patch_kernels
     for group in ("frames", "connection", "patches"):
         obj = getattr(ops, group)
         if obj is None:
@@ -86,6 +88,7 @@ def _from_arrays(a, settings: OperatorSettings):
         connection=group(Connection, "connection"),
         settings=settings,
         patches=group(GeodesicPatches, "patches") if bool(a["has_patches"]) else None,
+        patch_kernels=a["patch_kernels"] if "patch_kernels" in a else None,
         timings=dict(zip(a["timings.names"].tolist(), a["timings.values"].tolist())),
     )
     v = ops.num_verts
@@ -97,6 +100,11 @@ def _from_arrays(a, settings: OperatorSettings):
         and ops.frames.normals.shape == (v, 3)
         and np.isfinite(ops.evecs).all()
         and (settings.patch_size == 0) == (ops.patches is None)
+        and (settings.anisotropic is None) == (ops.patch_kernels is None)
+        and (
+            ops.patch_kernels is None
+            or ops.patch_kernels.shape == (len(ops.patches), settings.anisotropic.num_kernels)
+        )
     )
     if not consistent:
         raise ValueError("inconsistent shapes in cached operators")

@@ -16,13 +16,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import GeometryError
+from .geometry.anisotropic import anisotropic_heat_kernels
 from .geometry.connection import Connection, levi_civita_connection
 from .geometry.frames import TangentFrames, vertex_frames
 from .geometry.gradient import tangent_gradient
 from .geometry.laplacian import laplacian_and_mass
 from .geometry.patches import GeodesicPatches, geodesic_patches
 from .geometry.spectral import eigen_basis
-from .settings import OperatorSettings
+from .settings import AnisotropicSettings, OperatorSettings
 from .surface import Surface
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,6 +61,9 @@ class SurfaceOperators:
     settings : OperatorSettings
     patches : GeodesicPatches or None
         Geodesic polar patches of every vertex (``settings.patch_size`` entries each), or None.
+    patch_kernels : ndarray, shape (P, S), or None
+        Spectral anisotropic heat kernels at every patch entry (``settings.anisotropic``; see
+        :func:`geodesic_nets.geometry.anisotropic.anisotropic_heat_kernels`), or None.
     timings : dict
         Seconds spent on each stage when it was computed (not recomputed from a cache hit).
     """
@@ -75,6 +79,7 @@ class SurfaceOperators:
     connection: Connection
     settings: OperatorSettings
     patches: GeodesicPatches | None = None
+    patch_kernels: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
 
     @property
@@ -138,6 +143,7 @@ class SurfaceOperators:
             patch_neighbor=None if p is None else index(p.neighbor),
             patch_rho=None if p is None else dense(p.rho),
             patch_theta=None if p is None else dense(p.theta),
+            patch_kernels=None if self.patch_kernels is None else dense(self.patch_kernels),
         )
 
 
@@ -149,7 +155,7 @@ class OperatorTensors:
     evals (K,); evecs (V, K); gradient_x, gradient_y sparse (V, V); normals, basis_x, basis_y
     (V, 3); edge_src, edge_dst (E,) int64; transport, edge_angle, edge_length (E,);
     patch_center, patch_neighbor (P,) int64 and patch_rho, patch_theta (P,), or None without
-    patches.
+    patches; patch_kernels (P, S) or None.
     """
 
     verts: "torch.Tensor"
@@ -172,6 +178,7 @@ class OperatorTensors:
     patch_neighbor: "torch.Tensor | None" = None
     patch_rho: "torch.Tensor | None" = None
     patch_theta: "torch.Tensor | None" = None
+    patch_kernels: "torch.Tensor | None" = None
 
     @property
     def num_verts(self) -> int:
@@ -206,6 +213,7 @@ def compute_operators(
     laplacian: str = "cotan",
     n_neighbors: int = 30,
     patch_size: int = 0,
+    anisotropic: "AnisotropicSettings | dict | None" = None,
     settings: OperatorSettings | None = None,
     cache: "OperatorCache | str | None" = None,
 ) -> SurfaceOperators:
@@ -215,7 +223,7 @@ def compute_operators(
     ----------
     surface : Surface
         A mesh or a point cloud with at least one vertex.
-    k_eig, laplacian, n_neighbors, patch_size
+    k_eig, laplacian, n_neighbors, patch_size, anisotropic
         See :class:`~geodesic_nets.settings.OperatorSettings`; ignored when ``settings`` is given.
     settings : OperatorSettings, optional
     cache : OperatorCache or path, optional
@@ -224,11 +232,12 @@ def compute_operators(
     Raises
     ------
     GeometryError
-        On an empty surface.
+        On an empty surface, or anisotropic kernels asked of a point cloud.
     """
     if settings is None:
         settings = OperatorSettings(
-            k_eig=k_eig, laplacian=laplacian, n_neighbors=n_neighbors, patch_size=patch_size
+            k_eig=k_eig, laplacian=laplacian, n_neighbors=n_neighbors, patch_size=patch_size,
+            anisotropic=anisotropic,
         )
     if cache is not None:
         from .cache import OperatorCache
@@ -274,6 +283,13 @@ def _compute_bundle(surface: Surface, settings: OperatorSettings) -> SurfaceOper
     patches = None
     if settings.patch_size > 0:
         patches = timed("patches", geodesic_patches, verts, faces, frames, connection, k=settings.patch_size)
+    kernels = None
+    if settings.anisotropic is not None:
+        a = settings.anisotropic
+        kernels = timed(
+            "anisotropic", anisotropic_heat_kernels, verts, faces, mass, patches.center, patches.neighbor,
+            n_orientations=a.n_orientations, anisotropy=a.anisotropy, times=a.times, k_eig=a.k_eig,
+        )
     log.debug("operators of %s: %s", surface, timings)
     return SurfaceOperators(
         verts=verts,
@@ -287,5 +303,6 @@ def _compute_bundle(surface: Surface, settings: OperatorSettings) -> SurfaceOper
         connection=connection,
         settings=settings,
         patches=patches,
+        patch_kernels=kernels,
         timings=timings,
     )

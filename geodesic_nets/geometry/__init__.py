@@ -17,9 +17,16 @@ module                    contents
 ``patches``               geodesic polar patches of every vertex
 ``descriptors``           HKS and WKS
 ``curvature``             angle defect, Gaussian and mean curvature
+``anisotropic``           principal directions, anisotropic Laplacians, their patch heat kernels
 ========================  ==============================================================
 """
 
+from .anisotropic import (
+    anisotropic_heat_kernels,
+    anisotropic_laplacian,
+    face_principal_directions,
+    weyl_time_unit,
+)
 from .connection import (
     Connection,
     connection_laplacian,
@@ -72,6 +79,10 @@ from .patches import GeodesicPatches, geodesic_patches
 from .spectral import EigenSolver, eigen_basis
 
 __all__ = [
+    "anisotropic_heat_kernels",
+    "anisotropic_laplacian",
+    "face_principal_directions",
+    "weyl_time_unit",
     # elements
     "boundary_vertex_mask",
     "corner_angles",

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ..errors import GeodesicNetsError
-from ..settings import OperatorSettings
+from ..settings import AnisotropicSettings, OperatorSettings
 from .config import TrainConfig, load_toml
 from .models import ModelSpec, needs_patches
 
@@ -97,6 +97,16 @@ class ExperimentConfig:
             raise ValueError(f"jobs must be a positive int, got {self.jobs!r}")
         if needs_patches(self.model.name) and self.operators.patch_size == 0:
             object.__setattr__(self, "operators", dataclasses.replace(self.operators, patch_size=16))
+        spectral = self.model.kwargs.get("layer_kwargs", {}).get("spectral") if self.model.name == "acnn" else None
+        if spectral is not None:  # the spectral ACNN's kernels are computed with the operators
+            spectral = AnisotropicSettings(**spectral) if isinstance(spectral, dict) else spectral
+            if self.operators.anisotropic is None:
+                object.__setattr__(self, "operators", dataclasses.replace(self.operators, anisotropic=spectral))
+            elif self.operators.anisotropic != spectral:
+                raise ValueError(
+                    f"model.kwargs.layer_kwargs.spectral ({spectral}) differs from operators.anisotropic "
+                    f"({self.operators.anisotropic}): give it once, in the model"
+                )
 
     # ------------------------------------------------------------------ (de)serialization
     def to_dict(self) -> dict[str, Any]:

@@ -57,6 +57,9 @@ class PatchGather:
     at_center : Tensor, shape (V, K), bool
         True where ``rho == 0`` (the centre itself): there ``theta`` is meaningless and the layers
         use angle-free weights.
+    kernels : Tensor, shape (V, K, S), float, or None
+        The batch's precomputed anisotropic patch kernels (``MeshBatch.patch_kernels``) in the
+        same slots, 0 in padding slots; None when the batch has none.
 
     Notes
     -----
@@ -69,6 +72,7 @@ class PatchGather:
     theta: torch.Tensor
     quadrature: torch.Tensor
     at_center: torch.Tensor
+    kernels: torch.Tensor | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -99,6 +103,8 @@ class PatchGather:
         rho_flat, theta_flat = batch.patch_rho, batch.patch_theta
         nv = batch.total_verts
         dev = center.device
+        kern_flat = batch.patch_kernels  # (P, S) or None
+        kernels = None
         counts = torch.bincount(center, minlength=nv)  # (V,)
         k = int(counts.max()) if nv > 0 else 0
         if int(counts.min()) == k and bool((center[1:] >= center[:-1]).all()):
@@ -107,6 +113,8 @@ class PatchGather:
             rho = rho_flat.view(nv, k)
             theta = theta_flat.view(nv, k)
             valid = torch.ones(nv, k, dtype=torch.bool, device=dev)
+            if kern_flat is not None:
+                kernels = kern_flat.view(nv, k, kern_flat.shape[1])
         else:
             order = torch.argsort(center, stable=True)
             c, q = center[order], neighbor[order]
@@ -120,6 +128,9 @@ class PatchGather:
             rho[c, rank] = rho_flat[order]
             theta[c, rank] = theta_flat[order]
             valid[c, rank] = True
+            if kern_flat is not None:
+                kernels = kern_flat.new_zeros(nv, k, kern_flat.shape[1])
+                kernels[c, rank] = kern_flat[order]
         if radius is None:
             scale = rho.amax(dim=1, keepdim=True)  # (V, 1)
             scale = torch.where(scale > 0, scale, torch.ones_like(scale))
@@ -132,6 +143,7 @@ class PatchGather:
             theta=theta,
             quadrature=quadrature,
             at_center=valid & (rho == 0),
+            kernels=kernels,
         )
 
     def cached(self, key: Hashable, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
