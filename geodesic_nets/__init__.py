@@ -47,5 +47,16 @@ __all__ = [
     "geometry",
     "io",
     "primitives",
+    "MeshBatch",
+    "collate",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    """``MeshBatch`` and ``collate`` load on first use, so that the numpy layers import without torch."""
+    if name in ("MeshBatch", "collate"):
+        from . import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module 'geodesic_nets' has no attribute {name!r}")
