@@ -1,7 +1,8 @@
-"""Speed and memory of the patch networks (MoNet, GCNN) on one CPU thread.
+"""Speed and memory of the patch networks (MoNet, GCNN, ACNN) on one CPU thread.
 
 For tori of about 5k, 20k and 100k vertices and a batch of 8 x 5k (patch_size 16), times a
-``PatchNet`` forward and forward+backward (median of ``--repeats``) and the peak memory of one
+``PatchNet`` forward and forward+backward (median of ``--repeats``; ACNN with its closed-form
+kernels, and with the spectral kernels, whose one-off precomputation per mesh is reported too) and the peak memory of one
 forward+backward above the resident set before it (each configuration runs in a fresh process so
 that ``ru_maxrss`` is its own). When ``torch_geometric`` is importable the same network built from
 PyG's ``GMMConv`` on the patch graph (mean aggregation, pseudo-coordinates ``(rho, theta)``) is
@@ -46,12 +47,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from geodesic_nets import primitives  # noqa: E402
+from geodesic_nets import AnisotropicSettings, primitives  # noqa: E402
 from geodesic_nets.batch import MeshBatch  # noqa: E402
 from geodesic_nets.nn.patch import PatchGather, PatchNet  # noqa: E402
 from geodesic_nets.operators import compute_operators  # noqa: E402
 
 WIDTH, LAYERS, IN, OUT, PATCH = 32, 4, 16, 8, 16
+#: Kernels of the spectral ACNN rows (the kernel layout of the closed-form ACNN: 1 alpha, 2 t, 8 theta).
+ANISO = AnisotropicSettings(n_orientations=8, anisotropy=(10.0,), times=(1.0, 2.0), k_eig=96)
 
 
 def _torus(n: int, seed: int = 0):
@@ -108,11 +111,17 @@ class _PygNet(torch.nn.Module):
 def _one(model_name: str, sizes: list[int], repeats: int) -> dict:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    members = [compute_operators(_torus(n, i), k_eig=16, patch_size=PATCH) for i, n in enumerate(sizes)]
+    spectral = model_name == "acnn_spectral"
+    t0 = time.perf_counter()
+    members = [compute_operators(_torus(n, i), k_eig=16, patch_size=PATCH, anisotropic=ANISO if spectral else None)
+               for i, n in enumerate(sizes)]
+    kernel_s = sum(m.timings.get("anisotropic", 0.0) for m in members)
     batch = MeshBatch.from_operators(members, dtype=torch.float32)
     x = torch.randn(batch.total_verts, IN)
     if model_name.startswith("pyg_"):
         net = _PygNet(model_name[4:])
+    elif spectral:
+        net = PatchNet("acnn", IN, OUT, width=WIDTH, n_layers=LAYERS, layer_kwargs={"spectral": ANISO})
     else:
         net = PatchNet(model_name, IN, OUT, width=WIDTH, n_layers=LAYERS)
     fwd, fb = [], []
@@ -135,6 +144,7 @@ def _one(model_name: str, sizes: list[int], repeats: int) -> dict:
         fwd_ms=1e3 * statistics.median(fwd),
         fwd_bwd_ms=1e3 * statistics.median(fb),
         peak_mib=max(peak - base, 0) / 2**20,
+        kernel_s=kernel_s,
     )
 
 
@@ -143,6 +153,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000, 100000])
     ap.add_argument("--batch", type=int, default=8, help="members of the batched configuration (each 5k)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--models", nargs="+", help="subset of the rows (default all available)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -152,24 +163,29 @@ def main() -> None:
     try:
         import torch_geometric  # noqa: F401
 
-        models = ["monet", "gcnn", "pyg_gmm", "pyg_feast", "pyg_spline"]
+        models = ["monet", "gcnn", "acnn", "acnn_spectral", "pyg_gmm", "pyg_feast", "pyg_spline"]
     except ImportError:
-        models = ["monet", "gcnn"]
+        models = ["monet", "gcnn", "acnn", "acnn_spectral"]
         print("torch_geometric not importable: skipping the GMMConv comparison")
+    if args.models:
+        models = [m for m in args.models if m in models]
     configs = [(f"{n // 1000}k", [n]) for n in args.sizes] + [(f"{args.batch}x5k", [5000] * args.batch)]
     print(f"PatchNet width={WIDTH} layers={LAYERS} in={IN} out={OUT} patch_size={PATCH}, float32, 1 thread, "
-          f"median of {args.repeats}; peak = max RSS during the runs minus RSS before them")
-    print(f"{'model':10s} {'config':7s} {'V':>8s} {'P':>9s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'peak MiB':>9s}")
+          f"median of {args.repeats}; peak = max RSS during the runs minus RSS before them; "
+          f"kernels s = precomputing the spectral ACNN kernels ({ANISO}), once per mesh, cached")
+    print(f"{'model':14s} {'config':7s} {'V':>8s} {'P':>9s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'peak MiB':>9s} "
+          f"{'kernels s':>9s}")
     for name, sizes in configs:
         for model in models:
             cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--child", model, ",".join(map(str, sizes))]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
-                print(f"{model:10s} {name:7s} failed: {res.stderr.strip().splitlines()[-1:]}")
+                print(f"{model:14s} {name:7s} failed: {res.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(res.stdout.strip().splitlines()[-1])
-            print(f"{model:10s} {name:7s} {r['V']:8d} {r['P']:9d} {r['fwd_ms']:9.1f} {r['fwd_bwd_ms']:11.1f} {r['peak_mib']:9.1f}",
-                  flush=True)
+            kern = f"{r['kernel_s']:9.1f}" if model == "acnn_spectral" else f"{'-':>9s}"
+            print(f"{model:14s} {name:7s} {r['V']:8d} {r['P']:9d} {r['fwd_ms']:9.1f} {r['fwd_bwd_ms']:11.1f} "
+                  f"{r['peak_mib']:9.1f} {kern}", flush=True)
 
 
 if __name__ == "__main__":

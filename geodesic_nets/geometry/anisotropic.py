@@ -55,7 +55,7 @@ __all__ = [
     "weyl_time_unit",
 ]
 
-_CHUNK = 1 << 16  # patch entries evaluated together (bounds the (P, K) products)
+_CHUNK = 1 << 14  # patch entries evaluated together (the (P, K) products stay in cache)
 
 
 def _mesh(verts: np.ndarray, faces: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
