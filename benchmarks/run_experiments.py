@@ -51,7 +51,7 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", help="experiment: a TOML file name in benchmarks/experiments/ (without .toml)")
-    p.add_argument("--root", required=True, help="dataset root")
+    p.add_argument("--root", default=None, help="dataset root (the synthetic datasets need none)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--epochs", type=int, help="override the number of epochs")
     p.add_argument("--runs", default="runs", help="directory for the run directories")
