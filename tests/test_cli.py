@@ -49,6 +49,33 @@ def test_precompute_skips_bad_files_and_caches_the_rest(tmp_path, capsys):
         assert c.load(load(p), OperatorSettings(k_eig=8)) is not None
 
 
+def test_normalized_precompute_warms_the_training_cache(tmp_path, capsys):
+    """--normalize caches what the datasets ask for (unit area, centred): they then hit the cache."""
+    from geodesic_nets.data.prepare import prepare_samples
+    from geodesic_nets.settings import AnisotropicSettings
+
+    files = [tmp_path / "a.obj", tmp_path / "b.off"]
+    save(primitives.bumpy_sphere(1, seed=1), files[0])
+    save(primitives.torus(12, 6), files[1])
+    bad = tmp_path / "bad.obj"
+    bad.write_text("v 0 0 0\nv 1 0 0\nf 1 2 9\n")
+    cache = tmp_path / "cache"
+    code = main(["precompute", str(files[0]), str(bad), str(files[1]), "--cache", str(cache), "--k-eig", "8",
+                 "--patch-size", "6", "--anisotropic", "2", "--normalize", "--jobs", "2", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0 and "precomputed 2 of 3" in captured.out
+    assert "bad.obj" in captured.err and "FAILED" in captured.err
+    settings = OperatorSettings(k_eig=8, patch_size=6, anisotropic=AnisotropicSettings(n_orientations=2))
+    shapes = prepare_samples([str(f) for f in files], settings=settings, cache_dir=cache, progress=False)
+    assert [s.info["cache_hit"] for s in shapes] == [True, True]
+    assert all(s.operators.patch_kernels.shape[1] == 2 * 2 for s in shapes)  # 2 orientations x 2 times
+    # Without --normalize the files are cached as they are: entries the datasets do not ask for.
+    plain = tmp_path / "plain"
+    assert main(["precompute", str(files[1]), "--cache", str(plain), "--k-eig", "8", "--quiet"]) == 0
+    again = prepare_samples([str(files[1])], settings=OperatorSettings(k_eig=8), cache_dir=plain, progress=False)
+    assert again[0].info["cache_hit"] is False
+
+
 def test_demo_geometry_matches_closed_forms(tmp_path, capsys):
     assert main(["demo", "--k-eig", "16", "--geometry-only", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

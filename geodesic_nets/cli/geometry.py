@@ -21,20 +21,40 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
-    from ..precompute import precompute_files
-    from ..settings import OperatorSettings
+    from ..settings import AnisotropicSettings, OperatorSettings
 
+    aniso = AnisotropicSettings(n_orientations=args.anisotropic) if args.anisotropic else None
     settings = OperatorSettings(k_eig=args.k_eig, laplacian=args.laplacian, n_neighbors=args.n_neighbors,
-                                patch_size=args.patch_size)
-    results = precompute_files(args.inputs, cache_dir=args.cache, settings=settings, jobs=args.jobs,
-                               progress=not args.quiet)
-    failed = [r for r in results if r.error]
-    for r in failed:
-        print(f"FAILED {r.path}: {r.error}", file=sys.stderr)
-    done = len(results) - len(failed)
-    print(f"precomputed {done} of {len(results)} files into {args.cache}"
+                                patch_size=args.patch_size, anisotropic=aniso)
+    if args.normalize:
+        failed = _precompute_normalized(args, settings)
+    else:
+        from ..precompute import precompute_files
+
+        results = precompute_files(args.inputs, cache_dir=args.cache, settings=settings, jobs=args.jobs,
+                                   progress=not args.quiet)
+        failed = [(r.path, r.error) for r in results if r.error]
+    for path, error in failed:
+        print(f"FAILED {path}: {error}", file=sys.stderr)
+    done = len(args.inputs) - len(failed)
+    print(f"precomputed {done} of {len(args.inputs)} files into {args.cache}"
           + (f" ({len(failed)} failed)" if failed else ""))
-    return 0 if done or not results else 1
+    return 0 if done or not args.inputs else 1
+
+
+def _precompute_normalized(args: argparse.Namespace, settings) -> list[tuple[str, str]]:
+    """The datasets' path (load, normalize, operators through the cache); returns (path, error) of failures."""
+    from ..data.prepare import prepare_samples
+
+    failed: list[tuple[str, str]] = []
+    step = 4 * args.jobs  # bounded groups: the operators of a group are held in memory at once
+    for start in range(0, len(args.inputs), step):
+        group = args.inputs[start : start + step]
+        skipped: list = []
+        prepare_samples(group, settings=settings, cache_dir=args.cache, jobs=args.jobs, progress=False,
+                        skip_bad=True, skipped=skipped)
+        failed += [(group[i], message) for i, message in sorted(skipped)]
+    return failed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pre.add_argument("--laplacian", choices=["cotan", "robust"], default="cotan")
     pre.add_argument("--n-neighbors", type=int, default=30)
     pre.add_argument("--patch-size", type=int, default=0, help="geodesic patch size (0: no patches)")
+    pre.add_argument("--anisotropic", type=int, default=0, metavar="N",
+                     help="also the spectral ACNN kernels, N orientations (needs --patch-size; 0: none)")
+    pre.add_argument("--normalize", action="store_true",
+                     help="normalize each shape as the datasets do (centred, unit area), so that training "
+                          "with the same --cache finds the entries")
     pre.add_argument("--jobs", type=int, default=1, help="worker processes")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
     pre.set_defaults(func=_cmd_precompute)

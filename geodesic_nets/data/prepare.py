@@ -161,6 +161,7 @@ def prepare_samples(
     dtype: torch.dtype = torch.float32,
     skip_bad: bool = False,
     desc: str = "operators",
+    skipped: list | None = None,
 ) -> list[PreparedShape]:
     """Load, normalize and compute the operators of every input.
 
@@ -188,6 +189,8 @@ def prepare_samples(
         raising.
     desc : str
         Label of the progress bar.
+    skipped : list, optional
+        With ``skip_bad``: receives ``(index, message)`` for every skipped input.
 
     Returns
     -------
@@ -229,6 +232,8 @@ def prepare_samples(
                 bar.close()
                 _raise(d)
             log.warning("skipping %s", d.error)
+            if skipped is not None:
+                skipped.append((d.index, d.error))
         done[d.index] = d
 
     if jobs == 1 or len(items) <= 1:
