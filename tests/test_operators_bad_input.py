@@ -66,3 +66,18 @@ def test_point_cloud_with_duplicate_points_is_finite():
     except GeodesicNetsError:
         return
     assert _finite(ops)
+
+
+@pytest.mark.parametrize("name", sorted(_broken_meshes()))
+def test_broken_mesh_gives_finite_anisotropic_kernels_or_project_error(name):
+    from geodesic_nets import AnisotropicSettings
+
+    surface = _broken_meshes()[name]
+    try:
+        ops = compute_operators(surface, k_eig=12, patch_size=4,
+                                anisotropic=AnisotropicSettings(n_orientations=2, k_eig=8))
+    except GeodesicNetsError as exc:
+        assert str(exc)
+        return
+    assert ops.patch_kernels.shape == (len(ops.patches), 4)
+    assert np.all(np.isfinite(ops.patch_kernels)) and (ops.patch_kernels >= 0).all(), name
