@@ -13,6 +13,8 @@ Generates meshes with :mod:`geodesic_nets.primitives` (no data files) and writes
 * ``correspondence.png``  colour transfer through a slightly twisted sphere-to-blob map
 * ``error_map.png``       the geodesic error of that map
 * ``features.png``        the wave kernel signature (16 channels) as RGB by PCA
+* ``anisotropic_kernels.png`` anisotropic heat kernels from one vertex of the torus, turned from
+  the maximum curvature direction by 0, 45 and 90 degrees (the spectral ACNN's patch weights)
 
 Run ``python examples/geometry_tour.py --out DIR``; it renders off screen when there is no
 display. It needs the ``[viz]`` extra (pyvista).
@@ -31,6 +33,7 @@ import scipy.sparse.linalg as sla
 
 from geodesic_nets import compute_operators, primitives, viz
 from geodesic_nets.geometry import (
+    anisotropic_heat_kernels,
     connection_laplacian,
     gaussian_curvature,
     hks,
@@ -55,6 +58,17 @@ def smoothest_field(surface) -> np.ndarray:
     _, vecs = sla.eigsh(lap.tocsc(), k=1, M=mass.tocsc(), sigma=-1e-6)
     z = vecs[:, 0] * np.exp(-1j * np.angle(vecs[0, 0]))  # fix the arbitrary global phase
     return np.stack([z.real, z.imag], axis=1)
+
+
+def anisotropic_kernel_fields(surface, vertex: int, *, k_eig: int, anisotropy: float = 10.0,
+                              time: float = 4.0) -> dict[str, np.ndarray]:
+    """Heat kernels ``h(vertex, .)`` on the whole surface of the anisotropic Laplacians turned by
+    0, 45 and 90 degrees from the maximum curvature direction: {title: (V,) values}."""
+    verts, faces = surface.verts, surface.faces
+    every = np.arange(surface.num_verts)
+    h = anisotropic_heat_kernels(verts, faces, vertex_areas(verts, faces), np.full_like(every, vertex), every,
+                                 n_orientations=4, anisotropy=(anisotropy,), times=(time,), k_eig=k_eig)
+    return {f"{deg} deg from max curvature": h[:, j] for j, deg in enumerate((0, 45, 90))}
 
 
 def latitude_loop(n_lat: int, n_lon: int, ring: int) -> list[int]:
@@ -146,6 +160,12 @@ def run(out: Path, *, size: tuple[int, int] = (640, 480), quick: bool = False) -
     # A 16-channel descriptor as RGB (what a network's features look like with plot_features).
     viz.plot_features(blob, wks(ops.evals, ops.evecs, n_energies=16), channels="pca",
                       title="WKS (16 channels), PCA to RGB", window_size=(w, h), screenshot=step("features.png"))
+    # Anisotropic heat kernels from a vertex on the torus' outer equator: elongated around the
+    # tube (the maximum curvature direction) at 0 degrees, along the ring at 90.
+    outer = int(np.argmax(ring_torus.verts[:, 0]))  # on the outer equator, facing +x
+    kernels = anisotropic_kernel_fields(ring_torus, outer, k_eig=64 if quick else 160)
+    viz.plot_scalars(ring_torus, kernels, cmap="inferno", view="yz", zoom=1.6,
+                     window_size=(int(w * 1.25), int(h * 0.6)), screenshot=step("anisotropic_kernels.png"))
     return written
 
 
