@@ -169,7 +169,7 @@ def main() -> None:
         print("torch_geometric not importable: skipping the GMMConv comparison")
     if args.models:
         models = [m for m in args.models if m in models]
-    configs = [(f"{n // 1000}k", [n]) for n in args.sizes] + [(f"{args.batch}x5k", [5000] * args.batch)]
+    configs = [(f"{n / 1000:g}k", [n]) for n in args.sizes] + [(f"{args.batch}x5k", [5000] * args.batch)]
     print(f"PatchNet width={WIDTH} layers={LAYERS} in={IN} out={OUT} patch_size={PATCH}, float32, 1 thread, "
           f"median of {args.repeats}; peak = max RSS during the runs minus RSS before them; "
           f"kernels s = precomputing the spectral ACNN kernels ({ANISO}), once per mesh, cached")
