@@ -131,6 +131,30 @@ def test_true_fmap_and_perfect_features_give_zero_error():
     assert task.loss(Fixed(noise), collate_samples(samples))[0].item() > 1.0
 
 
+def test_normalized_features_make_the_solve_scale_invariant():
+    """With normalize_features the loss ignores the features' scale; without it, it does not."""
+    base = primitives.bumpy_sphere(2, seed=5)
+    perm = np.random.default_rng(0).permutation(base.num_verts)
+    a, b = _ops(base), _ops(_permuted(base, perm))
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    ref = np.arange(0, base.num_verts, 3)
+    samples = collate_samples([ShapeSample("a", a, corr=torch.as_tensor(ref)),
+                               ShapeSample("b", b, corr=torch.as_tensor(inv[ref]))])
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.randn(samples.batch.total_verts, 8, generator=gen, dtype=torch.float64)
+
+    def loss(task, scale):
+        return task.loss(Fixed(lambda batch: scale * feats), samples)[0].item()
+
+    norm, plain = FunctionalMapTask(k=20, normalize_features=True), FunctionalMapTask(k=20)
+    assert loss(norm, 1e3) == pytest.approx(loss(norm, 1.0), rel=1e-9)
+    unit = torch.nn.functional.normalize(feats, dim=1)
+    assert loss(norm, 1.0) == pytest.approx(plain.loss(Fixed(lambda batch: unit), samples)[0].item(), rel=1e-12)
+    assert loss(norm, 1e-3) == pytest.approx(loss(norm, 1.0), rel=1e-9)
+    assert abs(loss(plain, 1e-3) - loss(plain, 1.0)) > 0.1 * loss(plain, 1.0)  # the penalty takes over
+
+
 def test_functional_map_loss_needs_pairs(shapes):
     samples = [ShapeSample(f"s{i}", o, corr=torch.arange(10)) for i, o in enumerate(shapes)]
     with pytest.raises(GeodesicNetsError, match="even"):
