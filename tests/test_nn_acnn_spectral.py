@@ -212,7 +212,7 @@ def test_a_spectral_patch_network_trains(ops):
         opt.zero_grad()
         loss = torch.nn.functional.mse_loss(net(x, batch), target)
         loss.backward()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         opt.step()
     assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in net.parameters())
     assert losses[-1] < 0.5 * losses[0]
