@@ -385,10 +385,29 @@ def test_features_to_rgb_follows_the_main_direction(rng):
     assert np.allclose(viz.features_to_rgb(feats[:, :1])[:, 1:], 0.5)  # rank 1: the rest is grey
 
 
+def test_features_to_rgb_with_a_shared_basis_gives_equal_features_equal_colours(rng):
+    """Shape b holds a part of shape a's features: coloured with a's basis, they match a's colours."""
+    x = np.linspace(-1, 1, 300)
+    feats_a = np.stack([x, x**2, 0.3 * rng.normal(size=300)], axis=1)
+    part = np.arange(0, 120)  # one end of the range only
+    feats_b = feats_a[part]
+    rgb_a = viz.features_to_rgb(feats_a)
+    np.testing.assert_allclose(viz.features_to_rgb(feats_a, basis=feats_a), rgb_a)
+    np.testing.assert_allclose(viz.features_to_rgb(feats_b, basis=feats_a), rgb_a[part], atol=1e-12)
+    # Fitted to b alone, its colours stretch over the whole range: they differ from a's.
+    assert np.abs(viz.features_to_rgb(feats_b) - rgb_a[part]).max() > 0.3
+    with pytest.raises(ValueError, match="channels"):
+        viz.features_to_rgb(feats_b, basis=feats_a[:, :2])
+
+
 def test_plot_features_pca_and_channels(pv, plane, tmp_path):
     feats = np.stack([plane.verts[:, 0], plane.verts[:, 1], plane.verts[:, 0] * plane.verts[:, 1]], axis=1)
     out = viz.plot_features(plane, feats, channels="pca", screenshot=tmp_path / "pca.png", window_size=SIZE)
     _assert_not_blank(_png(out))
+    # A basis fitted to twice the features halves the colour contrast: another picture.
+    wide = viz.plot_features(plane, feats, channels="pca", pca_basis=2 * feats, screenshot=tmp_path / "wide.png",
+                             window_size=SIZE)
+    assert np.abs(_png(wide).astype(int) - _png(out).astype(int)).max() > 40
     p = viz.plot_features(plane, feats, channels=(1,), view="xy", window_size=SIZE, off_screen=True)
     try:
         img = _render(p)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["features_to_rgb", "plot_features"]
 
 
-def features_to_rgb(features: Any, *, robust: float = 1.0) -> np.ndarray:
+def features_to_rgb(features: Any, *, robust: float = 1.0, basis: Any = None) -> np.ndarray:
     """The first three principal components of per-element features, as colours.
 
     Each component is rescaled to [0, 1] between its ``robust`` and ``100 - robust``
@@ -34,32 +34,43 @@ def features_to_rgb(features: Any, *, robust: float = 1.0) -> np.ndarray:
     features : array, shape (N, C), float (numpy or torch)
     robust : float
         Percentile (in [0, 50)) clipped at each end.
+    basis : array, shape (N', C), optional
+        Features the mean, principal components and percentile ranges are taken from (default
+        ``features`` itself). Pass the features of several shapes stacked together and colour
+        each shape with that same basis: equal features then get equal colours on every shape
+        (with per-shape bases they need not, e.g. when one shape covers only part of the range).
 
     Returns
     -------
     ndarray, shape (N, 3), float64, in [0, 1]
     """
-    x = np.asarray(to_numpy(features), dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"features: expected shape (N, C), got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("features: expected finite values")
+    x = _feature_matrix(features, "features")
+    ref = x if basis is None else _feature_matrix(basis, "basis")
+    if ref.shape[1] != x.shape[1]:
+        raise ValueError(f"basis has {ref.shape[1]} channels, features have {x.shape[1]}")
     if not (0.0 <= float(robust) < 50.0):
         raise ValueError(f"robust must be a percentile in [0, 50), got {robust!r}")
-    n = len(x)
-    out = np.full((n, 3), 0.5)
-    if n < 2 or x.shape[1] == 0:
+    out = np.full((len(x), 3), 0.5)
+    if len(ref) < 2 or x.shape[1] == 0:
         return out
-    xc = x - x.mean(axis=0)
-    _, sing, vt = np.linalg.svd(xc, full_matrices=False)
+    mean = ref.mean(axis=0)
+    _, sing, vt = np.linalg.svd(ref - mean, full_matrices=False)
     k = min(3, int(np.sum(sing > 1e-12 * max(float(sing[0]), 1e-300))))
     for j in range(k):
         comp = vt[j] * np.sign(vt[j][np.argmax(np.abs(vt[j]))])
-        score = xc @ comp  # (N,)
-        lo, hi = np.percentile(score, [robust, 100.0 - robust])
+        lo, hi = np.percentile((ref - mean) @ comp, [robust, 100.0 - robust])
         if hi > lo:
-            out[:, j] = np.clip((score - lo) / (hi - lo), 0.0, 1.0)
+            out[:, j] = np.clip(((x - mean) @ comp - lo) / (hi - lo), 0.0, 1.0)
     return out
+
+
+def _feature_matrix(values: Any, name: str) -> np.ndarray:
+    x = np.asarray(to_numpy(values), dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected shape (N, C), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: expected finite values")
+    return x
 
 
 def plot_features(
@@ -67,6 +78,7 @@ def plot_features(
     features: Any,
     *,
     channels: Sequence[int] | Literal["pca"] = (0, 1, 2),
+    pca_basis: Any = None,
     cmap: Any = "viridis",
     columns: int = 4,
     location: Location = "auto",
@@ -89,6 +101,10 @@ def plot_features(
     channels : sequence of int, or "pca"
         Channels to draw, one linked view each (each with its colour bar);
         or "pca": one view coloured by :func:`features_to_rgb`.
+    pca_basis : array, shape (N', C), optional
+        With ``"pca"``: the features the colour basis is fitted to (``basis`` of
+        :func:`features_to_rgb`), e.g. two shapes' features stacked, so that both pictures
+        share their colours.
     cmap : colour map
         Of the per-channel views.
     columns : int
@@ -111,7 +127,7 @@ def plot_features(
             raise ValueError(f"channels must be a sequence of channel indices or 'pca', got {channels!r}")
         check_view(view)
         check_positive(zoom, "zoom")
-        rgb = features_to_rgb(x)
+        rgb = features_to_rgb(x, basis=pca_basis)
         plotter = new_plotter(window_size=window_size, screenshot=screenshot, off_screen=off_screen)
         add_surface(plotter, surf, rgb=rgb, location=where, name="pca", show_edges=show_edges,
                     point_size=point_size)
