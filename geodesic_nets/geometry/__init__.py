@@ -64,7 +64,7 @@ from .geodesics import (
     mesh_components,
     pairwise_geodesic_distances,
 )
-from .gradient import face_gradient, tangent_gradient
+from .gradient import face_gradient, hat_gradients, tangent_gradient
 from .laplacian import (
     cotan_laplacian,
     cotan_laplacian_from_lengths,
@@ -129,6 +129,7 @@ __all__ = [
     "holonomy",
     "wrap_angle",
     "face_gradient",
+    "hat_gradients",
     "tangent_gradient",
     # geodesics, log maps, patches
     "GeodesicSolver",

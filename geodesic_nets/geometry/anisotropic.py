@@ -45,6 +45,7 @@ import scipy.sparse as sp
 
 from ..errors import GeometryError
 from .elements import face_areas, face_normals, vertex_normals
+from .gradient import hat_gradients
 from .frames import _as_faces, _as_verts
 from .spectral import eigen_basis
 
@@ -139,6 +140,36 @@ def face_principal_directions(verts: np.ndarray, faces: np.ndarray) -> np.ndarra
     return np.cos(half)[:, None] * ex + np.sin(half)[:, None] * ey
 
 
+class _OrientedStiffness:
+    """What the anisotropic Laplacians of one mesh and one direction field share: the hat
+    gradients, areas, normals and unit reference directions, computed once for every
+    (anisotropy, angle)."""
+
+    def __init__(self, v: np.ndarray, f: np.ndarray, directions: np.ndarray) -> None:
+        d = np.asarray(directions, dtype=np.float64)
+        if d.shape != f.shape:
+            raise GeometryError(f"directions must have shape (F, 3) = {f.shape}, got {d.shape}")
+        self.faces, self.num_verts = f, len(v)
+        self.normals = face_normals(v, f)
+        self.area = face_areas(v, f)
+        self.grads = hat_gradients(v, f)  # (F, corner, 3)
+        d = d - np.sum(d * self.normals, axis=1, keepdims=True) * self.normals
+        norm = np.linalg.norm(d, axis=1, keepdims=True)
+        self.directions = np.divide(d, norm, out=np.zeros_like(d), where=norm > 1e-12)
+
+    def matrix(self, alpha: float, angle: float) -> sp.csr_matrix:
+        n, d, f = self.normals, self.directions, self.faces
+        u = np.cos(angle) * d + np.sin(angle) * np.cross(n, d)
+        w = np.cross(n, u)
+        gu = np.einsum("fcx,fx->fc", self.grads, u)  # (F, 3)
+        gw = np.einsum("fcx,fx->fc", self.grads, w)
+        local = self.area[:, None, None] * (alpha * gu[:, :, None] * gu[:, None, :] + gw[:, :, None] * gw[:, None, :])
+        rows = np.repeat(f, 3, axis=1).ravel()  # (F * 9,): corner a of row-major (a, b)
+        cols = np.tile(f, (1, 3)).ravel()
+        nv = self.num_verts
+        return sp.csr_matrix((local.ravel(), (rows, cols)), shape=(nv, nv))
+
+
 def anisotropic_laplacian(
     verts: np.ndarray,
     faces: np.ndarray,
@@ -169,31 +200,14 @@ def anisotropic_laplacian(
         direction is zero or normal to them, contribute nothing.
     """
     v, f = _mesh(verts, faces)
-    alpha = float(anisotropy)
+    return _OrientedStiffness(v, f, directions).matrix(_anisotropy(anisotropy), angle)
+
+
+def _anisotropy(value: float) -> float:
+    alpha = float(value)
     if not np.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"anisotropy must be a positive finite number, got {anisotropy!r}")
-    d = np.asarray(directions, dtype=np.float64)
-    if d.shape != f.shape:
-        raise GeometryError(f"directions must have shape (F, 3) = {f.shape}, got {d.shape}")
-    n = face_normals(v, f)
-    area = face_areas(v, f)
-    d = d - np.sum(d * n, axis=1, keepdims=True) * n
-    norm = np.linalg.norm(d, axis=1, keepdims=True)
-    d = np.divide(d, norm, out=np.zeros_like(d), where=norm > 1e-12)
-    u = np.cos(angle) * d + np.sin(angle) * np.cross(n, d)
-    w = np.cross(n, u)
-    inv2a = np.divide(1.0, 2.0 * area, out=np.zeros_like(area), where=area > 0)
-    gu = np.empty((len(f), 3))
-    gw = np.empty((len(f), 3))
-    for c in range(3):  # gradient of corner c's hat function: n x (p[c+2] - p[c+1]) / (2 area)
-        g = np.cross(n, v[f[:, (c + 2) % 3]] - v[f[:, (c + 1) % 3]]) * inv2a[:, None]
-        gu[:, c] = np.sum(g * u, axis=1)
-        gw[:, c] = np.sum(g * w, axis=1)
-    local = area[:, None, None] * (alpha * gu[:, :, None] * gu[:, None, :] + gw[:, :, None] * gw[:, None, :])
-    rows = np.repeat(f, 3, axis=1).ravel()  # (F * 9,): corner a of row-major (a, b)
-    cols = np.tile(f, (1, 3)).ravel()
-    nv = len(v)
-    return sp.csr_matrix((local.ravel(), (rows, cols)), shape=(nv, nv))
+        raise ValueError(f"anisotropy must be a positive finite number, got {value!r}")
+    return alpha
 
 
 def weyl_time_unit(total_area: float, k: int) -> float:
@@ -255,13 +269,13 @@ def anisotropic_heat_kernels(
     taus = np.asarray(times, dtype=np.float64)
     if not alphas or min(alphas) < 1 or taus.size == 0 or not (taus > 0).all():
         raise ValueError(f"need anisotropy >= 1 and positive times, got {anisotropy!r}, {times!r}")
-    d = face_principal_directions(v, f) if directions is None else directions
+    stiffness = _OrientedStiffness(v, f, face_principal_directions(v, f) if directions is None else directions)
     k = min(int(k_eig), len(v))
     t = taus * weyl_time_unit(float(face_areas(v, f).sum()), k)  # (n_t,)
     out = np.empty((len(c), len(alphas), len(taus), n_orientations))
     for ia, alpha in enumerate(alphas):
         for it_ in range(n_orientations):
-            L = anisotropic_laplacian(v, f, d, anisotropy=alpha, angle=np.pi * it_ / n_orientations)
+            L = stiffness.matrix(alpha, np.pi * it_ / n_orientations)
             evals, evecs = eigen_basis(L, m, k)
             decay = np.exp(-np.outer(evals, t))  # (K, n_t)
             for s in range(0, len(c), _CHUNK):

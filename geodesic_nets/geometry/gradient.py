@@ -19,14 +19,37 @@ from .elements import face_areas, face_normals
 from .frames import TangentFrames, _as_faces, _as_verts
 from .neighbors import knn
 
-__all__ = ["face_gradient", "tangent_gradient"]
+__all__ = ["face_gradient", "hat_gradients", "tangent_gradient"]
 
 
-def face_gradient(verts: np.ndarray, faces: np.ndarray) -> sp.csr_matrix:
-    """Exact gradient of piecewise-linear functions on each face.
+def hat_gradients(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Gradient of every corner's hat function on its face.
 
     On face ``f`` with unit normal ``n`` and area ``A``, the hat function of corner ``c`` has the
     constant gradient ``n x (p[c+2] - p[c+1]) / (2 A)``.
+
+    Parameters
+    ----------
+    verts : array, shape (V, 3), float64
+    faces : array, shape (F, 3), int64
+
+    Returns
+    -------
+    ndarray, shape (F, 3, 3), float64
+        ``[f, c]`` the gradient (x, y, z) of corner ``c``'s hat function; zero on degenerate
+        (zero-area) faces.
+    """
+    v = _as_verts(verts)
+    f = _as_faces(faces, len(v))
+    n = face_normals(v, f)  # (F, 3), zero on degenerate faces
+    area = face_areas(v, f)
+    inv2a = np.divide(1.0, 2.0 * area, out=np.zeros_like(area), where=area > 0)
+    edges = np.stack([v[f[:, (c + 2) % 3]] - v[f[:, (c + 1) % 3]] for c in range(3)], axis=1)  # (F, 3, 3)
+    return np.cross(n[:, None, :], edges) * inv2a[:, None, None]
+
+
+def face_gradient(verts: np.ndarray, faces: np.ndarray) -> sp.csr_matrix:
+    """Exact gradient of piecewise-linear functions on each face (see :func:`hat_gradients`).
 
     Parameters
     ----------
@@ -41,18 +64,10 @@ def face_gradient(verts: np.ndarray, faces: np.ndarray) -> sp.csr_matrix:
     v = _as_verts(verts)
     f = _as_faces(faces, len(v))
     nf = len(f)
-    n = face_normals(v, f)  # (F, 3), zero on degenerate faces
-    area = face_areas(v, f)
-    inv2a = np.divide(1.0, 2.0 * area, out=np.zeros_like(area), where=area > 0)
-    rows, cols, vals = [], [], []
-    for c in range(3):
-        e = v[f[:, (c + 2) % 3]] - v[f[:, (c + 1) % 3]]
-        g = np.cross(n, e) * inv2a[:, None]  # (F, 3)
-        rows.append(3 * np.arange(nf)[:, None] + np.arange(3)[None, :])
-        cols.append(np.repeat(f[:, c : c + 1], 3, axis=1))
-        vals.append(g)
-    rows_a, cols_a, vals_a = (np.concatenate([x.ravel() for x in a]) for a in (rows, cols, vals))
-    return sp.csr_matrix((vals_a, (rows_a, cols_a)), shape=(3 * nf, len(v)))
+    g = hat_gradients(v, f)  # (F, corner, axis)
+    rows = np.broadcast_to(3 * np.arange(nf)[:, None, None] + np.arange(3)[None, None, :], g.shape)
+    cols = np.broadcast_to(f[:, :, None], g.shape)
+    return sp.csr_matrix((g.ravel(), (rows.ravel(), cols.ravel())), shape=(3 * nf, len(v)))
 
 
 def _mesh_tangent_gradient(v: np.ndarray, f: np.ndarray, frames: TangentFrames) -> sp.csr_matrix:
