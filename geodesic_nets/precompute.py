@@ -40,13 +40,16 @@ def limit_to_one_thread() -> None:
         pass
 
 
-def _work(path: str, settings: OperatorSettings, cache_dir: str) -> PrecomputeResult:
+def _work(path: str, settings: OperatorSettings, cache_dir: str, normalize: bool) -> PrecomputeResult:
     from .cache import OperatorCache
     from .io import load
+    from .io import normalize as normalized
 
     t0 = time.perf_counter()
     try:
         surface = load(path)
+        if normalize:
+            surface = normalized(surface, center="auto", scale="auto").surface
         OperatorCache(cache_dir).get_or_compute(surface, settings)
         return PrecomputeResult(path, surface.num_verts, time.perf_counter() - t0)
     except GeodesicNetsError as exc:
@@ -63,6 +66,7 @@ def precompute_files(
     settings: OperatorSettings,
     jobs: int = 1,
     progress: bool = True,
+    normalize: bool = False,
 ) -> list[PrecomputeResult]:
     """Compute and cache the operators of every file; a bad file is reported, the rest finish.
 
@@ -76,6 +80,10 @@ def precompute_files(
         Worker processes (each single-threaded). 1 runs in this process.
     progress : bool
         Show a tqdm progress bar on stderr.
+    normalize : bool
+        Cache each shape normalized as the datasets normalize it (``io.normalize(center="auto",
+        scale="auto")``: meshes centred with unit area, point clouds with unit radius), so that
+        training with the same settings and cache directory finds the entries.
 
     Returns
     -------
@@ -90,11 +98,11 @@ def precompute_files(
     bar = tqdm(total=len(files), disable=not progress, unit="mesh", desc="precompute")
     if jobs == 1:
         for f in files:
-            results[f] = _work(f, settings, str(cache_dir))
+            results[f] = _work(f, settings, str(cache_dir), normalize)
             bar.update(1)
     else:
         with ProcessPoolExecutor(max_workers=jobs, initializer=limit_to_one_thread) as pool:
-            futures = {pool.submit(_work, f, settings, str(cache_dir)): f for f in files}
+            futures = {pool.submit(_work, f, settings, str(cache_dir), normalize): f for f in files}
             for fut in as_completed(futures):
                 f = futures[fut]
                 try:

@@ -125,6 +125,10 @@ def test_normalize_point_cloud_and_errors(sphere_cloud):
     np.testing.assert_allclose(out.surface.verts.mean(0), 0, atol=1e-12)
     with pytest.raises(GeometryError, match="need faces"):
         normalize(sphere_cloud)  # unit area needs faces
+    # scale="auto": unit radius for a cloud, unit area for a mesh
+    np.testing.assert_array_equal(normalize(sphere_cloud, scale="auto").surface.verts, out.surface.verts)
+    torus = primitives.torus(12, 6)
+    np.testing.assert_array_equal(normalize(torus, scale="auto").surface.verts, normalize(torus).surface.verts)
     with pytest.raises(ValueError, match="center must be"):
         normalize(sphere_cloud, center="median")
     with pytest.raises(GeometryError, match="total area 0.0"):

@@ -21,40 +21,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
+    from ..precompute import precompute_files
     from ..settings import AnisotropicSettings, OperatorSettings
 
     aniso = AnisotropicSettings(n_orientations=args.anisotropic) if args.anisotropic else None
     settings = OperatorSettings(k_eig=args.k_eig, laplacian=args.laplacian, n_neighbors=args.n_neighbors,
                                 patch_size=args.patch_size, anisotropic=aniso)
-    if args.normalize:
-        failed = _precompute_normalized(args, settings)
-    else:
-        from ..precompute import precompute_files
-
-        results = precompute_files(args.inputs, cache_dir=args.cache, settings=settings, jobs=args.jobs,
-                                   progress=not args.quiet)
-        failed = [(r.path, r.error) for r in results if r.error]
-    for path, error in failed:
-        print(f"FAILED {path}: {error}", file=sys.stderr)
-    done = len(args.inputs) - len(failed)
-    print(f"precomputed {done} of {len(args.inputs)} files into {args.cache}"
+    results = precompute_files(args.inputs, cache_dir=args.cache, settings=settings, jobs=args.jobs,
+                               progress=not args.quiet, normalize=args.normalize)
+    failed = [r for r in results if r.error]
+    for r in failed:
+        print(f"FAILED {r.path}: {r.error}", file=sys.stderr)
+    done = len(results) - len(failed)
+    print(f"precomputed {done} of {len(results)} files into {args.cache}"
           + (f" ({len(failed)} failed)" if failed else ""))
-    return 0 if done or not args.inputs else 1
-
-
-def _precompute_normalized(args: argparse.Namespace, settings) -> list[tuple[str, str]]:
-    """The datasets' path (load, normalize, operators through the cache); returns (path, error) of failures."""
-    from ..data.prepare import prepare_samples
-
-    failed: list[tuple[str, str]] = []
-    step = 4 * args.jobs  # bounded groups: the operators of a group are held in memory at once
-    for start in range(0, len(args.inputs), step):
-        group = args.inputs[start : start + step]
-        skipped: list = []
-        prepare_samples(group, settings=settings, cache_dir=args.cache, jobs=args.jobs, progress=False,
-                        skip_bad=True, skipped=skipped)
-        failed += [(group[i], message) for i, message in sorted(skipped)]
-    return failed
+    return 0 if done or not results else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:

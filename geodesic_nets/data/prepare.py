@@ -80,10 +80,7 @@ def _describe(item: SurfaceOrPath, index: int) -> str:
 def _normalize(surface: Surface) -> tuple[Surface, float, np.ndarray]:
     from ..io import normalize
 
-    if surface.is_point_cloud:
-        res = normalize(surface, center="mean", scale="radius")
-    else:
-        res = normalize(surface, center="auto", scale="area")
+    res = normalize(surface, center="auto", scale="auto")  # meshes: unit area; clouds: unit radius
     return res.surface, res.scale, res.offset
 
 
@@ -161,7 +158,6 @@ def prepare_samples(
     dtype: torch.dtype = torch.float32,
     skip_bad: bool = False,
     desc: str = "operators",
-    skipped: list | None = None,
 ) -> list[PreparedShape]:
     """Load, normalize and compute the operators of every input.
 
@@ -189,8 +185,6 @@ def prepare_samples(
         raising.
     desc : str
         Label of the progress bar.
-    skipped : list, optional
-        With ``skip_bad``: receives ``(index, message)`` for every skipped input.
 
     Returns
     -------
@@ -232,8 +226,6 @@ def prepare_samples(
                 bar.close()
                 _raise(d)
             log.warning("skipping %s", d.error)
-            if skipped is not None:
-                skipped.append((d.index, d.error))
         done[d.index] = d
 
     if jobs == 1 or len(items) <= 1:

@@ -14,7 +14,7 @@ from ..surface import Surface
 __all__ = ["Center", "Scale", "Normalized", "normalize"]
 
 Center = Literal["auto", "area", "mean", "bbox", "none"]
-Scale = Literal["area", "bbox_diagonal", "radius", "none"]
+Scale = Literal["auto", "area", "bbox_diagonal", "radius", "none"]
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,11 @@ def normalize(surface: Surface, *, center: Center = "auto", scale: Scale = "area
         "area": area-weighted centroid of the faces (meshes only); "mean": mean of the
         vertices; "bbox": centre of the bounding box; "auto": "area" for a mesh, "mean" for a
         point cloud.
-    scale : {"area", "bbox_diagonal", "radius", "none"}
+    scale : {"area", "bbox_diagonal", "radius", "none", "auto"}
         Make the total area 1 (meshes only; the convention of the correspondence literature),
-        the bounding-box diagonal 1, or the largest distance from the centre 1.
+        the bounding-box diagonal 1, or the largest distance from the centre 1; "auto": "area"
+        for a mesh, "radius" for a point cloud (what the datasets and ``precompute
+        --normalize`` do, with ``center="auto"``).
 
     Returns
     -------
@@ -77,6 +79,8 @@ def normalize(surface: Surface, *, center: Center = "auto", scale: Scale = "area
 
 def _normalize(surface: Surface, center: str, scale: str) -> Normalized:
     v = surface.verts
+    if scale == "auto":
+        scale = "radius" if surface.is_point_cloud else "area"
     needs_area = center == "area" or scale == "area" or (center == "auto" and not surface.is_point_cloud)
     area = None
     if needs_area:
