@@ -26,8 +26,8 @@ smooths it once (the area-weighted mean of the face tensors around each vertex, 
 the three corner tensors, each projected onto the face plane), and takes the eigenvector of its
 largest eigenvalue (the maximum curvature, positive on convex parts with outward normals). Every
 step is a sum over faces or corners, so the result does not depend on the vertex numbering
-(libigl's quadric-fit ``principal_curvature`` does: renumbering the 162 vertices of a bumpy
-sphere changed its curvatures by 4e-3). Where the two eigenvalues coincide (planes, spheres) the
+(libigl's quadric-fit ``principal_curvature`` does, which broke the permutation test of the
+ACNN layer). Where the two eigenvalues coincide (planes, spheres) the
 face's first edge is used: the direction is then arbitrary but deterministic, and the kernels
 lose their meaning as curvature-aligned (they stay valid anisotropic kernels).
 
