@@ -10,6 +10,7 @@ import torch
 from geodesic_nets import primitives
 from geodesic_nets.errors import GeodesicNetsError, GeometryError
 from geodesic_nets.geometry.descriptors import hks, wks
+from geodesic_nets.geometry.sampling import farthest_points
 from geodesic_nets.geometry.laplacian import laplacian_and_mass
 from geodesic_nets.geometry.spectral import eigen_basis
 from geodesic_nets.tasks.fmaps import (
@@ -286,6 +287,56 @@ def test_zoomout_keeps_the_true_map_and_rectangular_start(pair):
     C1, p1 = zoomout(C_true, ops["evecs_a"], ops["evecs_b"], k_final=20, mass_b=ops["mass_b"])
     assert C1.shape == (20, 20)
     np.testing.assert_array_equal(p1.numpy(), pair.perm)
+
+
+def _dense_zoomout(C, phi_a, phi_b, k_final, step, mass_b=None, samples=None):
+    """ZoomOut written out plainly: full distance matrices in numpy, one iteration at a time."""
+    c = C.numpy()
+    sa, sb = samples if samples is not None else (np.arange(len(phi_a)), np.arange(len(phi_b)))
+
+    def nearest(kb, ka, rows_a, rows_b):
+        emb_a = phi_a[rows_a, :ka] @ c.T  # (S_a, k_b): images of the deltas of a
+        d = ((phi_b[rows_b, :kb][:, None, :] - emb_a[None, :, :]) ** 2).sum(-1)  # (S_b, S_a)
+        return d.argmin(1)
+
+    while c.shape != (k_final, k_final):
+        kb, ka = c.shape
+        p2p = nearest(kb, ka, sa, sb)  # indices into sa
+        ka, kb = min(ka + step, k_final), min(kb + step, k_final)
+        if samples is not None:
+            c = np.linalg.lstsq(phi_b[sb, :kb], phi_a[sa[p2p], :ka], rcond=None)[0]
+        else:
+            c = phi_b[:, :kb].T @ (mass_b[:, None] * phi_a[p2p, :ka])
+    return c, nearest(k_final, k_final, np.arange(len(phi_a)), np.arange(len(phi_b)))
+
+
+@pytest.mark.parametrize("subsample", [False, True])
+def test_zoomout_matches_a_plain_dense_reference(pair, subsample):
+    ops = pair.torch()
+    C_true = fmap_from_pointmap(torch.as_tensor(pair.perm), ops["evecs_a"], ops["evecs_b"], ops["mass_b"])
+    k0 = 8
+    C0 = C_true[:k0, :k0] + 0.2 * torch.randn(k0, k0, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    samples = None
+    if subsample:
+        samples = (farthest_points(pair.verts_a, 150), farthest_points(pair.verts_b, 150))
+    C_ref, p_ref = _dense_zoomout(C0, pair.evecs_a, pair.evecs_b, 30, 3, pair.mass_b, samples)
+    kw = {} if samples is None else {"samples_a": torch.as_tensor(samples[0]), "samples_b": torch.as_tensor(samples[1])}
+    C1, p1 = zoomout(C0, ops["evecs_a"], ops["evecs_b"], k_final=30, step=3, mass_b=ops["mass_b"], block_size=97, **kw)
+    np.testing.assert_allclose(C1.numpy(), C_ref, atol=1e-8)
+    np.testing.assert_array_equal(p1.numpy(), p_ref)
+    # and it improves on the perturbed start
+    p0 = pointmap_from_fmap(C0, ops["evecs_a"][:, :k0], ops["evecs_b"][:, :k0])
+    assert (p1.numpy() == pair.perm).mean() > (p0.numpy() == pair.perm).mean() + 0.1
+
+
+def test_zoomout_samples_are_validated(pair):
+    ops = pair.torch()
+    C0 = torch.eye(5, dtype=torch.float64)
+    with pytest.raises(GeodesicNetsError, match="both"):
+        zoomout(C0, ops["evecs_a"], ops["evecs_b"], k_final=10, samples_a=torch.arange(50))
+    with pytest.raises(GeodesicNetsError, match="samples_b"):
+        zoomout(C0, ops["evecs_a"], ops["evecs_b"], k_final=10, samples_a=torch.arange(50),
+                samples_b=torch.tensor([0, 10**6]))
 
 
 @pytest.mark.cuda

@@ -7,6 +7,7 @@ module                    contents
 ========================  ==============================================================
 ``elements``              edges, lengths, areas, angles, normals
 ``neighbors``             k-nearest-neighbour graphs of point clouds
+``sampling``              farthest-point sampling of vertices
 ``laplacian``             cotan / robust Laplacians and mass matrices
 ``spectral``              eigenpairs of ``L phi = lambda M phi``
 ``frames``                vertex tangent frames (gauges)
@@ -75,6 +76,7 @@ from .laplacian import (
 )
 from .logmap import LogMapSolver, log_map
 from .neighbors import knn, knn_edges
+from .sampling import farthest_points
 from .patches import GeodesicPatches, geodesic_patches
 from .spectral import EigenSolver, eigen_basis
 
@@ -121,6 +123,7 @@ __all__ = [
     "TangentFrames",
     "vertex_frames",
     "reference_neighbors",
+    "farthest_points",
     "Connection",
     "levi_civita_connection",
     "transport_vectors",

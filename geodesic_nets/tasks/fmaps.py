@@ -424,6 +424,14 @@ def fmap_from_pointmap(
     return least_squares(evecs_b, pulled)
 
 
+def _index_set(name: str, idx, num_verts: int, device) -> torch.Tensor:
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 1 or idx.dtype not in (torch.int64, torch.int32):
+        raise GeodesicNetsError(f"{name} must be a 1-D integer tensor of vertex indices, got {getattr(idx, 'shape', idx)!r}")
+    if idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= num_verts:
+        raise GeodesicNetsError(f"{name} must hold vertex indices in 0..{num_verts - 1} (and at least one)")
+    return idx.to(device=device, dtype=torch.int64)
+
+
 def zoomout(
     C_ab: torch.Tensor,
     evecs_a: torch.Tensor,
@@ -434,12 +442,21 @@ def zoomout(
     mass_b: torch.Tensor | None = None,
     method: PointmapMethod = "transpose",
     block_size: int = _DEFAULT_BLOCK,
+    samples_a: torch.Tensor | None = None,
+    samples_b: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """ZoomOut (Melzi et al. 2019): refine a functional map by spectral upsampling.
 
     Starting from ``C_ab`` (k_b, k_a), alternate: point map from the current map
     (:func:`pointmap_from_fmap`), then the functional map of that point map with ``step`` more
     eigenfunctions on each side (:func:`fmap_from_pointmap`), until (k_final, k_final).
+
+    With ``samples_a`` and ``samples_b`` (the fast variant of the ZoomOut paper, also pyFM's
+    ``subsample``), the iterations only map the sampled vertices of ``b`` to the sampled
+    vertices of ``a`` and fit each functional map by least squares on those rows
+    (``pinv(Phi_b[S_b]) Phi_a[p2p]``); the final point map is computed for every vertex of
+    ``b`` over every vertex of ``a``. Each iteration then costs ``|S_b| x |S_a|`` distances
+    instead of ``V_b x V_a``.
 
     Parameters
     ----------
@@ -453,9 +470,13 @@ def zoomout(
     step : int, keyword-only
         Eigenfunctions added per iteration.
     mass_b : Tensor, shape (V_b,), optional
-        See :func:`fmap_from_pointmap`.
+        See :func:`fmap_from_pointmap` (not used with samples: the fit is least squares).
     method, block_size
         See :func:`pointmap_from_fmap`.
+    samples_a : Tensor, shape (S_a,), int64, optional
+    samples_b : Tensor, shape (S_b,), int64, optional
+        Vertex subsets for the iterations (both or neither), e.g. farthest-point samples; each
+        needs at least ``k_final`` well-spread vertices for the least-squares fits.
 
     Returns
     -------
@@ -476,13 +497,23 @@ def zoomout(
     for name, ev in (("evecs_a", evecs_a), ("evecs_b", evecs_b)):
         if ev.shape[1] < k_final:
             raise GeodesicNetsError(f"{name} has {ev.shape[1]} columns, fewer than k_final = {k_final}")
+    if (samples_a is None) != (samples_b is None):
+        raise GeodesicNetsError("give both samples_a and samples_b, or neither")
     with torch.no_grad():
         phi_a, phi_b = evecs_a.detach(), evecs_b.detach()
         c = C_ab.detach()
-        mb = None if mass_b is None else mass_b.detach()
-        while c.shape != (k_final, k_final):
-            p2p = pointmap_from_fmap(c, phi_a[:, :ka], phi_b[:, :kb], method=method, block_size=block_size)
-            ka, kb = min(ka + step, k_final), min(kb + step, k_final)
-            c = fmap_from_pointmap(p2p, phi_a[:, :ka], phi_b[:, :kb], mb)
+        if samples_a is None:
+            mb = None if mass_b is None else mass_b.detach()
+            while c.shape != (k_final, k_final):
+                p2p = pointmap_from_fmap(c, phi_a[:, :ka], phi_b[:, :kb], method=method, block_size=block_size)
+                ka, kb = min(ka + step, k_final), min(kb + step, k_final)
+                c = fmap_from_pointmap(p2p, phi_a[:, :ka], phi_b[:, :kb], mb)
+        else:
+            sub_a = phi_a[_index_set("samples_a", samples_a, phi_a.shape[0], phi_a.device)]  # (S_a, K_a)
+            sub_b = phi_b[_index_set("samples_b", samples_b, phi_b.shape[0], phi_b.device)]  # (S_b, K_b)
+            while c.shape != (k_final, k_final):
+                p2p = pointmap_from_fmap(c, sub_a[:, :ka], sub_b[:, :kb], method=method, block_size=block_size)
+                ka, kb = min(ka + step, k_final), min(kb + step, k_final)
+                c = least_squares(sub_b[:, :kb], sub_a[p2p, :ka])
         p2p = pointmap_from_fmap(c, phi_a[:, :k_final], phi_b[:, :k_final], method=method, block_size=block_size)
     return c, p2p

@@ -37,6 +37,7 @@ from torch import nn
 
 from ..data.sample import SampleBatch, collate_samples
 from ..errors import GeodesicNetsError
+from ..geometry.sampling import farthest_points
 from .base import Task
 from .fmap_losses import (
     bijectivity_loss,
@@ -124,6 +125,9 @@ class FunctionalMapTask(Task):
         (None: no refinement), starting from the map ``pointmap`` gives.
     zoomout_step : int
         Eigenfunctions added per ZoomOut iteration.
+    zoomout_samples : int or None
+        Fast ZoomOut: iterate on this many farthest-point samples of each shape, then map every
+        vertex once at the end (:func:`~geodesic_nets.tasks.fmaps.zoomout`); None: every vertex.
     tta_steps : int
         Test-time adaptation: before mapping a test pair, this many Adam steps of the
         unsupervised loss (the unsupervised default weights) on that pair alone, from the
@@ -145,7 +149,8 @@ class FunctionalMapTask(Task):
                  w_bijectivity: float | None = None, w_orthogonality: float | None = None,
                  w_laplacian: float | None = None, w_coupling: float | None = None, temperature: float = 0.07,
                  normalize_features: bool = False, pointmap: PointmapSource = "fmap", pointmap_k: int | None = None,
-                 zoomout_to: int | None = None, zoomout_step: int = 1, tta_steps: int = 0, tta_lr: float = 1e-3,
+                 zoomout_to: int | None = None, zoomout_step: int = 1,
+                 zoomout_samples: int | None = None, tta_steps: int = 0, tta_lr: float = 1e-3,
                  both_directions: bool = True, radii: Sequence[float] | None = None, progress: bool = False) -> None:
         if k < 2:
             raise ValueError(f"k must be >= 2, got {k}")
@@ -159,6 +164,8 @@ class FunctionalMapTask(Task):
             raise ValueError(f"pointmap_k must be >= 2, got {pointmap_k}")
         if zoomout_step < 1:
             raise ValueError(f"zoomout_step must be >= 1, got {zoomout_step}")
+        if zoomout_samples is not None and zoomout_samples < 2:
+            raise ValueError(f"zoomout_samples must be >= 2, got {zoomout_samples}")
         if isinstance(tta_steps, bool) or not isinstance(tta_steps, int) or tta_steps < 0:
             raise ValueError(f"tta_steps must be a non-negative int, got {tta_steps!r}")
         self.k, self.lambda_, self.resolvent_gamma = k, lambda_, resolvent_gamma
@@ -176,6 +183,7 @@ class FunctionalMapTask(Task):
         self.normalize_features = bool(normalize_features)
         self.pointmap, self.pointmap_k = pointmap, pointmap_k
         self.zoomout_to, self.zoomout_step, self.both_directions = zoomout_to, zoomout_step, both_directions
+        self.zoomout_samples = zoomout_samples
         self.tta_steps, self.tta_lr = tta_steps, float(tta_lr)
         self.radii = tuple(radii) if radii is not None else tuple(np.round(np.linspace(0, 0.25, 26), 3).tolist())
         self.progress = bool(progress)
@@ -265,10 +273,12 @@ class FunctionalMapTask(Task):
             pairs = [p for (i, j) in pairs for p in ((i, j), (j, i))]
         return list(pairs)
 
-    def pair_map(self, fa: torch.Tensor, fb: torch.Tensor, ops_a, ops_b) -> torch.Tensor:
+    def pair_map(self, fa: torch.Tensor, fb: torch.Tensor, ops_a, ops_b,
+                 samples: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Point map ``b -> a`` (V_b,) int64 of one pair from its raw features (no gradient).
 
-        ``ops_*`` = (evecs (V, K), mass (V,), evals (K,)) on the features' device and dtype.
+        ``ops_*`` = (evecs (V, K), mass (V,), evals (K,)) on the features' device and dtype;
+        ``samples``: the vertex samples (S_a,), (S_b,) of fast ZoomOut.
         """
         (ea, ma, la), (eb, mb, lb) = ops_a, ops_b
         k_all = min(ea.shape[1], eb.shape[1])
@@ -289,7 +299,9 @@ class FunctionalMapTask(Task):
             if self.zoomout_to is not None:
                 kz = min(self.zoomout_to, k_all)
                 C = C[:kz, :kz]
-                _, p2p = zoomout(C, ea[:, :kz], eb[:, :kz], k_final=kz, step=self.zoomout_step, mass_b=mb)
+                sa, sb_ = samples if samples is not None else (None, None)
+                _, p2p = zoomout(C, ea[:, :kz], eb[:, :kz], k_final=kz, step=self.zoomout_step, mass_b=mb,
+                                 samples_a=sa, samples_b=sb_)
             elif C is not None:
                 p2p = pointmap_from_fmap(C, ea[:, :C.shape[1]], eb[:, :C.shape[0]])
         return p2p
@@ -321,10 +333,13 @@ class FunctionalMapTask(Task):
         from tqdm.auto import tqdm
 
         used = sorted({i for pair in pairs for i in pair})
-        ops = {}
+        ops, samples = {}, {}
         for i in used:  # once per shape, not per pair
             o = dataset[i].operators.to(device, dtype)
             ops[i] = (o.evecs, o.mass, o.evals)
+            if self.zoomout_to is not None and self.zoomout_samples is not None:
+                fps = farthest_points(dataset[i].operators.verts.double().cpu().numpy(), self.zoomout_samples)
+                samples[i] = torch.as_tensor(fps, device=o.evecs.device)
         feats: list[torch.Tensor] = []
         if not self.tta_steps:
             for sb, f in iterate_batches(model, dataset, device=device, dtype=dtype, batch_size=batch_size):
@@ -338,7 +353,8 @@ class FunctionalMapTask(Task):
                     fa, fb = batch.split(tuned(batch))
             else:
                 fa, fb = feats[ia], feats[ib]
-            out[(ia, ib)] = self.pair_map(fa, fb, ops[ia], ops[ib]).cpu()
+            pair_samples = (samples[ia], samples[ib]) if samples else None
+            out[(ia, ib)] = self.pair_map(fa, fb, ops[ia], ops[ib], pair_samples).cpu()
         return out
 
     def evaluate(self, model: nn.Module, dataset, *, device, dtype, batch_size: int = 1) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..geometry.elements import face_areas
 from ..geometry.neighbors import knn
+from ..geometry.sampling import farthest_points
 from ..surface import Surface
 from ._backend import import_pyvista
 
@@ -113,22 +114,3 @@ def arrow_spacing(surface: Surface, n_shown: int) -> float:
         _, dist = knn(v, 1)
         return float(dist.mean() * np.sqrt(len(v) / n_shown))
     return 1.0
-
-
-def farthest_points(verts: np.ndarray, n: int) -> np.ndarray:
-    """``n`` vertex indices spread by farthest-point sampling from vertex 0 (deterministic).
-
-    Returns
-    -------
-    ndarray, shape (min(n, V),), int64
-    """
-    v = np.asarray(verts, dtype=np.float64)
-    n = min(int(n), len(v))
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    chosen = np.zeros(n, dtype=np.int64)
-    dist = np.linalg.norm(v - v[0], axis=1)
-    for k in range(1, n):
-        chosen[k] = int(np.argmax(dist))
-        dist = np.minimum(dist, np.linalg.norm(v - v[chosen[k]], axis=1))
-    return chosen
