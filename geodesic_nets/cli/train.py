@@ -71,19 +71,50 @@ def _headline(result: dict) -> dict:
     return {k: v for k, v in result.items() if isinstance(v, (int, float, str))}
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..tasks.runner import evaluate_run
+def _model_source(args: argparse.Namespace, *, files_too: bool = False) -> None:
+    """Exactly one of RUN_DIR and --pretrained (for predict, RUN_DIR is then the first file)."""
+    if args.pretrained is None and args.run_dir is None:
+        raise ValueError("give a run directory or --pretrained NAME")
+    if args.pretrained is not None and args.run_dir is not None:
+        if not files_too:
+            raise ValueError("give a run directory or --pretrained NAME, not both")
+        args.files = [args.run_dir, *args.files]  # predict --pretrained NAME SRC TGT...: RUN_DIR was SRC
+        args.run_dir = None
 
-    result = evaluate_run(args.run_dir, checkpoint=args.checkpoint, split=args.split, dataset=args.dataset,
-                          root=args.root, task_options=_key_values(args.task_option))
-    print(json.dumps(_headline(result), indent=2))
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..tasks.pretrained import load_pretrained
+    from ..tasks.runner import evaluate_model, evaluate_run
+
+    _model_source(args)
+    options = _key_values(args.task_option)
+    progress = not args.no_progress
+    if args.pretrained is not None:
+        if args.root is None:
+            raise ValueError("--pretrained needs --root (the dataset to evaluate on)")
+        run = load_pretrained(args.pretrained)
+        result = evaluate_model(run, split=args.split, dataset=args.dataset, root=args.root, task_options=options,
+                                cache_dir=args.cache, progress=progress)
+        result = {"pretrained": args.pretrained, **result}
+    else:
+        result = evaluate_run(args.run_dir, checkpoint=args.checkpoint, split=args.split, dataset=args.dataset,
+                              root=args.root, task_options=options, progress=progress)
+    if args.out:
+        from ..tasks.records import write_json
+
+        write_json(Path(args.out), result)
+    print(json.dumps(_headline(result)))  # one line, the last of stdout
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ..tasks.predict import predict_files
+    from ..tasks.pretrained import load_pretrained
 
-    written = predict_files(args.run_dir, args.files, out_dir=args.out, checkpoint=args.checkpoint)
+    _model_source(args, files_too=True)
+    source = load_pretrained(args.pretrained) if args.pretrained is not None else args.run_dir
+    written = predict_files(source, args.files, out_dir=args.out, checkpoint=args.checkpoint,
+                            progress=not args.no_progress)
     for path in written:
         print(path)
     return 0
@@ -118,19 +149,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--no-progress", action="store_true", help="no progress bars")
     tr.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("evaluate", help="evaluate a trained run directory")
-    ev.add_argument("run_dir")
+    ev = sub.add_parser("evaluate", help="evaluate a trained run directory or a pretrained model")
+    ev.add_argument("run_dir", nargs="?", help="run directory (or use --pretrained)")
+    ev.add_argument("--pretrained", metavar="NAME", help="a pretrained model shipped with the package (e.g. faust_r) "
+                                                         "or a pretrained .pt file")
     ev.add_argument("--checkpoint", choices=["last", "best"], default="last")
     ev.add_argument("--split", help="split to evaluate (default: the run's evaluation split)")
     ev.add_argument("--dataset", help="evaluate on another dataset")
     ev.add_argument("--root", help="root of that dataset")
     ev.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                     help="override a task option (JSON value), e.g. zoomout_to=80; repeatable")
+    ev.add_argument("--cache", help="operator cache directory")
+    ev.add_argument("--out", help="also write the full metrics JSON to this file")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
     ev.set_defaults(func=_cmd_evaluate)
 
     pr = sub.add_parser("predict", help="labels or correspondences for mesh files with a trained run")
-    pr.add_argument("run_dir")
+    pr.add_argument("run_dir", nargs="?", help="run directory (or use --pretrained)")
     pr.add_argument("files", nargs="+", help="mesh files (correspondence: the first is the source)")
-    pr.add_argument("--out", help="output directory (default RUN_DIR/predictions)")
+    pr.add_argument("--pretrained", metavar="NAME", help="a pretrained model instead of a run directory")
+    pr.add_argument("--out", help="output directory (default RUN_DIR/predictions; required with --pretrained)")
     pr.add_argument("--checkpoint", choices=["last", "best"], default="last")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bars")
     pr.set_defaults(func=_cmd_predict)

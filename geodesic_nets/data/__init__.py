@@ -8,6 +8,7 @@ turns them into :class:`SampleBatch` objects. All loaders go through :func:`prep
 
 from .augment import Augment, jitter, random_rotation, random_rotation_matrix, random_scale
 from .base import ShapeDataset, TaskName
+from .correspondence_folder import CorrespondenceFolder, read_pairs
 from .faust import FAUST, FAUSTRemeshed, read_vts
 from .folder import FolderDataset, read_vertex_labels
 from .human_seg import HumanSegmentation, edge_to_face_labels, edge_to_vertex_labels, meshcnn_edges, read_eseg
@@ -29,6 +30,8 @@ __all__ = [
     "SHREC11",
     "FAUST",
     "FAUSTRemeshed",
+    "CorrespondenceFolder",
+    "read_pairs",
     "HumanSegmentation",
     "FolderDataset",
     "SyntheticShapes",

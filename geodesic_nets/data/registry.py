@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import GeodesicNetsError
 from ..settings import OperatorSettings
 from .base import ShapeDataset
+from .correspondence_folder import CorrespondenceFolder
 from .faust import FAUST, FAUSTRemeshed
 from .folder import FolderDataset
 from .human_seg import HumanSegmentation
@@ -21,6 +22,7 @@ DATASETS: dict[str, type[ShapeDataset]] = {
     "shrec11": SHREC11,
     "faust": FAUST,
     "faust_r": FAUSTRemeshed,
+    "correspondence_folder": CorrespondenceFolder,
     "human_seg": HumanSegmentation,
     "folder": FolderDataset,
     "synthetic_shapes": SyntheticShapes,
@@ -29,7 +31,7 @@ DATASETS: dict[str, type[ShapeDataset]] = {
 }
 
 #: The names that read files from a root directory (the others are generated).
-FILE_DATASETS = ("shrec11", "faust", "faust_r", "human_seg", "folder")
+FILE_DATASETS = ("shrec11", "faust", "faust_r", "correspondence_folder", "human_seg", "folder")
 
 
 def load_dataset(

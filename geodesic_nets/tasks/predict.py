@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import GeodesicNetsError
-from .runner import load_run
+from .runner import Run, load_run
 
 __all__ = ["predict_files"]
 
@@ -29,12 +29,20 @@ def _write_ints(path: Path, values) -> Path:
     return path
 
 
-def predict_files(run_dir: str | Path, files: Sequence[str | Path], *, out_dir: str | Path | None = None,
-                  checkpoint: str = "last") -> list[Path]:
-    """Run the model of ``run_dir`` on ``files``; returns the paths written."""
+def predict_files(run_dir: "str | Path | Run", files: Sequence[str | Path], *, out_dir: str | Path | None = None,
+                  checkpoint: str = "last", progress: bool = False) -> list[Path]:
+    """Run the model of ``run_dir`` (a run directory or a loaded :class:`Run`, e.g. a pretrained
+    model) on ``files``; returns the paths written (default folder: RUN_DIR/predictions)."""
+    from tqdm.auto import tqdm
+
     from ..io._files import atomic_write_bytes
 
-    run = load_run(run_dir, checkpoint=checkpoint)
+    if isinstance(run_dir, Run):
+        run = run_dir
+        if out_dir is None:
+            raise GeodesicNetsError("give an output directory for the predictions of a pretrained model")
+    else:
+        run = load_run(run_dir, checkpoint=checkpoint)
     out = Path(out_dir) if out_dir else Path(run_dir) / "predictions"
     out.mkdir(parents=True, exist_ok=True)
     samples = run.samples(files)
@@ -60,7 +68,7 @@ def predict_files(run_dir: str | Path, files: Sequence[str | Path], *, out_dir: 
     if len(samples) < 2:
         raise GeodesicNetsError("correspondence prediction needs a source file and at least one target file")
     source = samples[0]
-    for target in samples[1:]:
+    for target in tqdm(samples[1:], disable=not progress, unit="map", desc="maps", leave=False):
         p2p = run.point_map(source, target)
         written.append(_write_ints(out / f"{target.name}__to__{source.name}.map.txt", p2p))
     return written

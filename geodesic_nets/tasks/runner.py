@@ -28,7 +28,8 @@ from .models import ModelSpec, SurfaceModel, build_model
 from .segmentation import SegmentationTask
 from .vertex_labeling import VertexLabelingTask
 
-__all__ = ["Run", "make_task", "load_datasets", "train_experiment", "evaluate_run", "load_run", "resolve_task"]
+__all__ = ["Run", "make_task", "load_datasets", "train_experiment", "evaluate_run", "evaluate_model", "load_run",
+           "resolve_task", "dataset_for_root"]
 
 log = logging.getLogger(__name__)
 
@@ -238,30 +239,69 @@ def load_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", device
     return Run(run_dir, cfg, spec, model, record.get("task", cfg.task), dev, cfg.train.torch_dtype, class_names)
 
 
+def dataset_for_root(dataset: str, root: str | Path | None) -> str:
+    """``dataset``, or ``"correspondence_folder"`` for a FAUST_r-trained model given another root.
+
+    A model trained on FAUST_r can be evaluated on any dataset in the FAUST_r layout (SCAPE_r,
+    SHREC'19_r, ...): when ``root`` has ``shapes/`` and ``corres/`` but not FAUST_r's file
+    names, the generic loader reads it.
+    """
+    if dataset != "faust_r" or root is None:
+        return dataset
+    r = Path(root)
+    for cand in (r / "faust_r", r):
+        if (cand / "shapes" / "tr_reg_080.off").is_file():
+            return dataset
+    if (r / "shapes").is_dir() and (r / "corres").is_dir():
+        log.info("%s is not FAUST_r: reading it as a correspondence folder", r)
+        return "correspondence_folder"
+    return dataset
+
+
+def evaluate_model(run: Run, *, split: str | None = None, dataset: str | None = None, root: str | None = None,
+                   task_options: dict[str, Any] | None = None, cache_dir: str | None = None,
+                   progress: bool = False) -> dict[str, Any]:
+    """Evaluate a loaded model (a run's or a pretrained one) on a dataset; returns the metrics.
+
+    ``dataset`` and ``root`` default to the run's own; ``task_options`` override the run's;
+    ``split`` defaults to the run's evaluation split (``"test"`` for a folder of shapes).
+    """
+    cfg = run.experiment
+    if dataset is not None or root is not None:
+        root = root if root is not None else cfg.root
+        name = dataset or dataset_for_root(cfg.dataset, root)
+        options = cfg.dataset_options if name == cfg.dataset else {}  # another loader: its own defaults
+        cfg = cfg.replace(dataset=name, root=root, dataset_options=options)
+    if cache_dir is not None:
+        cfg = cfg.replace(cache_dir=cache_dir)
+    if task_options:
+        cfg = cfg.replace(task_options={**cfg.task_options, **task_options})
+    split = split or cfg.eval_split
+    data = load_datasets(cfg, [split], progress=progress)[split]
+    if run.task_name == "functional_maps":
+        task = FunctionalMapTask(**{"progress": progress, **cfg.task_options})
+    else:
+        task = make_task(cfg, data)
+    t0 = time.perf_counter()
+    result = task.evaluate(run.model, data, device=run.device, dtype=run.dtype)
+    return {"task": task.name, "split": split, "dataset": cfg.dataset, "task_options": cfg.task_options,
+            "seconds": time.perf_counter() - t0, **result}
+
+
 def evaluate_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", split: str | None = None,
                  dataset: str | None = None, root: str | None = None,
-                 task_options: dict[str, Any] | None = None) -> dict[str, Any]:
+                 task_options: dict[str, Any] | None = None, progress: bool = False) -> dict[str, Any]:
     """Evaluate a trained run (optionally on another split or dataset, or with other task options).
 
     The result goes into the run's metrics.json: under ``"evaluation"`` for the run's own
     evaluation split, dataset and task options, otherwise under a key naming what differs.
     """
     run = load_run(run_dir, checkpoint=checkpoint)
-    cfg = run.experiment
-    if dataset is not None or root is not None:
-        cfg = cfg.replace(dataset=dataset or cfg.dataset, root=root if root is not None else cfg.root)
-    if task_options:
-        cfg = cfg.replace(task_options={**cfg.task_options, **task_options})
-    split = split or cfg.eval_split
-    data = load_datasets(cfg, [split], progress=cfg.train.progress)[split]
-    task = make_task(cfg, data) if run.task_name != "functional_maps" else FunctionalMapTask(**cfg.task_options)
-    t0 = time.perf_counter()
-    result = task.evaluate(run.model, data, device=run.device, dtype=run.dtype)
-    result = {"task": task.name, "checkpoint": checkpoint, "split": split, "dataset": cfg.dataset,
-              "task_options": cfg.task_options, "seconds": time.perf_counter() - t0, **result}
+    result = {"checkpoint": checkpoint, **evaluate_model(run, split=split, dataset=dataset, root=root,
+                                                          task_options=task_options, progress=progress)}
     key = "evaluation"
-    if split != run.experiment.eval_split or cfg.dataset != run.experiment.dataset:
-        key += f"_{cfg.dataset}_{split}"
+    if result["split"] != run.experiment.eval_split or result["dataset"] != run.experiment.dataset:
+        key += f"_{result['dataset']}_{result['split']}"
     if task_options:
         key += "_" + "_".join(f"{k}={v}" for k, v in sorted(task_options.items()))
     return _update_metrics(Path(run_dir), key, result)
