@@ -456,7 +456,7 @@ def zoomout(
     vertices of ``a`` and fit each functional map by least squares on those rows
     (``pinv(Phi_b[S_b]) Phi_a[p2p]``); the final point map is computed for every vertex of
     ``b`` over every vertex of ``a``. Each iteration then costs ``|S_b| x |S_a|`` distances
-    instead of ``V_b x V_a``.
+    instead of ``V_b x V_a``, and every fit reuses one QR factorization of ``Phi_b[S_b]``.
 
     Parameters
     ----------
@@ -511,9 +511,16 @@ def zoomout(
         else:
             sub_a = phi_a[_index_set("samples_a", samples_a, phi_a.shape[0], phi_a.device)]  # (S_a, K_a)
             sub_b = phi_b[_index_set("samples_b", samples_b, phi_b.shape[0], phi_b.device)]  # (S_b, K_b)
+            if sub_b.shape[0] < k_final:
+                raise GeodesicNetsError(f"{sub_b.shape[0]} samples of b cannot fit {k_final} eigenfunctions")
+            # one QR for every fit: the first kb columns of Phi_b[S_b] are Q[:, :kb] R[:kb, :kb]
+            q, r = torch.linalg.qr(sub_b[:, :k_final])  # (S_b, k_final), (k_final, k_final)
+            if not bool((r.diagonal().abs() > 1e-10 * r.diagonal().abs().max()).all()):
+                raise GeometryError("the samples of b do not determine the eigenfunctions (rank-deficient fit)")
             while c.shape != (k_final, k_final):
                 p2p = pointmap_from_fmap(c, sub_a[:, :ka], sub_b[:, :kb], method=method, block_size=block_size)
                 ka, kb = min(ka + step, k_final), min(kb + step, k_final)
-                c = least_squares(sub_b[:, :kb], sub_a[p2p, :ka])
+                rhs = q[:, :kb].transpose(0, 1) @ sub_a[p2p, :ka]  # (kb, ka)
+                c = torch.linalg.solve_triangular(r[:kb, :kb], rhs, upper=True)
         p2p = pointmap_from_fmap(c, phi_a[:, :k_final], phi_b[:, :k_final], method=method, block_size=block_size)
     return c, p2p
