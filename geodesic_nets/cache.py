@@ -2,8 +2,11 @@
 
 One ``.npz`` file per (geometry, settings, format version), named by the SHA-256 of the three.
 Writes are atomic (a temporary file in the same directory, fsync, then ``os.replace``), so a
-killed process never leaves a half-written entry under the final name. A corrupt, truncated or
-foreign entry is detected on load, logged, and recomputed.
+killed process never leaves a half-written entry under the final name. Every entry carries a
+SHA-256 checksum of all its arrays (names, dtypes, shapes and bytes), verified on load: a corrupt,
+truncated, foreign or altered entry (even one rewritten as a valid ``.npz`` with other values)
+is detected, logged, and recomputed; an entry without a checksum (an older writer) is
+recomputed too.
 """
 
 from __future__ import annotations
@@ -42,6 +45,18 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("geodesic_nets")) / "operators"
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of every array but ``checksum``: name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == "checksum":
+            continue
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _to_arrays(ops) -> dict[str, np.ndarray]:
@@ -152,9 +167,14 @@ class OperatorCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as a:
-                if str(a["key"]) != path.stem:
-                    raise ValueError("entry belongs to another key")
-                ops = _from_arrays({k: a[k] for k in a.files}, settings)
+                arrays = {k: a[k] for k in a.files}
+            if "checksum" not in arrays:
+                raise ValueError("entry has no checksum (written by an older version)")
+            if str(arrays["checksum"]) != _checksum(arrays):
+                raise ValueError("checksum mismatch: the entry was altered after it was written")
+            if str(arrays["key"]) != path.stem:
+                raise ValueError("entry belongs to another key")
+            ops = _from_arrays(arrays, settings)
             if not np.array_equal(ops.verts, surface.verts):
                 raise ValueError("cached vertices differ from the surface")
             return ops
@@ -167,6 +187,7 @@ class OperatorCache:
         path = self.path(surface, settings)
         arrays = _to_arrays(ops)
         arrays["key"] = np.array(path.stem)
+        arrays["checksum"] = np.array(_checksum(arrays))
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem[:16]}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:

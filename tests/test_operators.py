@@ -160,6 +160,33 @@ def test_corrupt_cache_entry_is_recomputed(tmp_path, blob, blob_ops, damage):
     _same(cache.load(blob, settings), blob_ops)  # rewritten
 
 
+@pytest.mark.parametrize("edit", ["evals_x2", "mass_plus_1", "laplacian_x3", "no_checksum", "resigned_key"])
+def test_tampered_cache_entry_is_reported_and_recomputed(tmp_path, blob, blob_ops, edit, caplog):
+    """A valid .npz with altered values is never returned (the issue's tampering cases)."""
+    cache = OperatorCache(tmp_path)
+    settings = OperatorSettings(k_eig=24)
+    path = cache.store(blob, settings, blob_ops)
+    with np.load(path) as a:
+        arrays = {k: a[k] for k in a.files}
+    if edit == "evals_x2":
+        arrays["evals"] = arrays["evals"] * 2
+    elif edit == "mass_plus_1":
+        arrays["mass"] = arrays["mass"] + 1
+    elif edit == "laplacian_x3":
+        arrays["laplacian.data"] = arrays["laplacian.data"] * 3
+    elif edit == "no_checksum":
+        del arrays["checksum"]
+    else:  # values altered and the key array rewritten: the checksum still catches it
+        arrays["evals"] = arrays["evals"] + 1e-9
+        arrays["key"] = np.array(path.stem)
+    np.savez(path, **arrays)
+    with caplog.at_level("WARNING", logger="geodesic_nets.cache"):
+        assert cache.load(blob, settings) is None
+    assert str(path) in caplog.text and ("checksum" in caplog.text)
+    _same(cache.get_or_compute(blob, settings), blob_ops)
+    _same(cache.load(blob, settings), blob_ops)  # rewritten with a valid checksum
+
+
 def test_cache_dir_that_is_a_file_is_a_clear_error(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
