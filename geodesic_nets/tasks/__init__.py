@@ -7,7 +7,8 @@ module                 contents
 ``classification``     per-mesh labels: cross-entropy, accuracy, confusion matrix
 ``segmentation``       per-vertex labels; face and MeshCNN-edge accuracies
 ``vertex_labeling``    correspondence as template-vertex classification (FAUST)
-``functional_maps``    supervised deep functional maps (FAUST_r), geodesic errors
+``functional_maps``    deep functional maps, supervised or unsupervised (FAUST_r), geodesic errors
+``fmap_losses``        supervised, bijectivity, orthogonality, Laplacian and coupling losses
 ``fmaps``              functional maps: least squares, point maps, ZoomOut
 ``geodesic_error``     geodesic correspondence errors and error curves
 ``metrics``            accuracy, confusion matrix, IoU, mean +- std summaries
@@ -15,6 +16,7 @@ module                 contents
 ``config``             :class:`TrainConfig`; ``trainer``: :func:`fit`; ``checkpoint``; ``records``
 ``distributed``        torchrun / DistributedDataParallel helpers
 ``experiment``, ``runner``, ``predict``  experiments, run directories, predictions for files
+``pretrained``         pretrained models shipped with the package, by name
 =====================  ==================================================================
 """
 
@@ -25,6 +27,14 @@ from .config import TrainConfig, load_toml
 from .distributed import DistInfo, ShardedSampler, init_distributed
 from .experiment import ExperimentConfig
 from .features import InputFeatures, batch_hks, batch_wks
+from .fmap_losses import (
+    bijectivity_loss,
+    coupling_loss,
+    laplacian_commutativity_loss,
+    orthogonality_loss,
+    soft_pointmap,
+    supervised_fmap_loss,
+)
 from .fmaps import (
     commutativity_mask,
     fmap_from_features,
@@ -49,8 +59,9 @@ from .metrics import (
 )
 from .models import DescriptorModel, ModelSpec, SurfaceModel, build_model
 from .predict import predict_files
+from .pretrained import available_pretrained, export_pretrained, load_pretrained
 from .records import MetricsWriter, environment_record
-from .runner import Run, evaluate_run, load_run, train_experiment
+from .runner import Run, evaluate_model, evaluate_run, load_run, train_experiment
 from .segmentation import SegmentationTask
 from .trainer import FitResult, fit
 from .vertex_labeling import VertexLabelingTask
@@ -84,6 +95,16 @@ __all__ = [
     "ExperimentConfig",
     "train_experiment",
     "evaluate_run",
+    "evaluate_model",
+    "load_pretrained",
+    "export_pretrained",
+    "available_pretrained",
+    "supervised_fmap_loss",
+    "bijectivity_loss",
+    "orthogonality_loss",
+    "laplacian_commutativity_loss",
+    "soft_pointmap",
+    "coupling_loss",
     "load_run",
     "Run",
     "predict_files",
