@@ -117,6 +117,22 @@ def test_export_and_load_give_the_same_maps(trained, folder):
     assert ev["n_pairs"] == 4 and np.isfinite(ev["mean_geodesic_error"])
 
 
+def test_intrinsic_inputs_ignore_rotation_and_scale(trained, folder, tmp_path):
+    """The FAUST_r models' inputs (WKS of the unit-area shape) do not see a rigid motion or a scale."""
+    from geodesic_nets.io import load
+
+    _, path = trained
+    pre = load_pretrained(path)
+    s = load(folder / "shapes" / "shape_a.off")
+    q, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))
+    save(Surface(s.verts @ q.T * 7.5 + 3.0, s.faces), tmp_path / "moved.off")
+    a, moved, b = pre.samples([folder / "shapes" / "shape_a.off", tmp_path / "moved.off",
+                               folder / "shapes" / "shape_b.ply"])
+    fa, fm = pre.vertex_features(a), pre.vertex_features(moved)
+    assert float((fa - fm).abs().max()) < 1e-4 * float(fa.abs().max())
+    np.testing.assert_array_equal(pre.point_map(a, b).numpy(), pre.point_map(moved, b).numpy())
+
+
 def test_damaged_or_incompatible_files_are_refused(trained, tmp_path):
     _, path = trained
     state = load_checkpoint(path)

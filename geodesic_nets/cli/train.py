@@ -112,6 +112,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ..tasks.pretrained import load_pretrained
 
     _model_source(args, files_too=True)
+    if args.pretrained is not None and args.out is None:
+        raise ValueError("--pretrained needs --out (the folder for the point maps)")
     source = load_pretrained(args.pretrained) if args.pretrained is not None else args.run_dir
     written = predict_files(source, args.files, out_dir=args.out, checkpoint=args.checkpoint,
                             progress=not args.no_progress)
