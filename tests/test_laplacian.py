@@ -179,7 +179,7 @@ def test_errors():
         laplacian_and_mass(v, f, method="robust", mass="voronoi")
     with pytest.raises(ValueError, match="n_neighbors"):
         laplacian_and_mass(v, None, n_neighbors=1)
-    with pytest.raises(GeometryError, match="at least 3"):
+    with pytest.raises(GeometryError, match="at least 4"):
         laplacian_and_mass(v[:2], None)
     with pytest.raises(GeometryError, match="lengths"):
         cotan_laplacian_from_lengths(f, np.ones((len(f), 2)), len(v))

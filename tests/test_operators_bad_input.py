@@ -81,3 +81,40 @@ def test_broken_mesh_gives_finite_anisotropic_kernels_or_project_error(name):
         return
     assert ops.patch_kernels.shape == (len(ops.patches), 4)
     assert np.all(np.isfinite(ops.patch_kernels)) and (ops.patch_kernels >= 0).all(), name
+
+
+def _degenerate_clouds() -> dict[str, tuple[np.ndarray, str]]:
+    rng = np.random.default_rng(0)
+    line = np.linspace(0.0, 1.0, 40)
+    return {
+        "identical": (np.full((40, 3), 2.5), "identical"),
+        "collinear": (np.c_[line, 2 * line, -line] + 3.0, "one line"),
+        "three_points": (rng.random((3, 3)), "at least 4 points"),
+        "collinear_tiny_scale": (np.c_[line, line, line] * 1e-150, "one line"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_degenerate_clouds()))
+def test_degenerate_point_cloud_is_a_geometry_error_before_the_extensions(name):
+    """robust_laplacian and potpourri3d abort in C++ on these; the package says why first."""
+    from geodesic_nets import GeometryError
+    from geodesic_nets.geometry import HeatGeodesicSolver
+
+    verts, message = _degenerate_clouds()[name]
+    with pytest.raises(GeometryError, match=message):
+        compute_operators(Surface(verts, None), k_eig=2)
+    with pytest.raises(GeometryError, match=message):
+        HeatGeodesicSolver(verts, None)
+
+
+def test_small_point_clouds_work_or_say_why():
+    from geodesic_nets import GeometryError
+    from geodesic_nets.geometry import HeatGeodesicSolver
+
+    pts = np.random.default_rng(1).random((12, 3))
+    ops = compute_operators(Surface(pts, None), k_eig=5)  # the Laplacian takes 11 neighbours here
+    assert _finite(ops)
+    with pytest.raises(GeometryError, match="at least 31 points"):
+        HeatGeodesicSolver(pts, None)  # potpourri3d's cloud solver needs 30 neighbours
+    d = HeatGeodesicSolver(np.random.default_rng(2).random((40, 3)), None).distance(0)
+    assert np.isfinite(d).all() and d[0] == 0

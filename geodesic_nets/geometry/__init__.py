@@ -8,6 +8,7 @@ module                    contents
 ``elements``              edges, lengths, areas, angles, normals
 ``neighbors``             k-nearest-neighbour graphs of point clouds
 ``sampling``              farthest-point sampling of vertices
+``validate``              checks on point clouds before the compiled extensions
 ``laplacian``             cotan / robust Laplacians and mass matrices
 ``spectral``              eigenpairs of ``L phi = lambda M phi``
 ``frames``                vertex tangent frames (gauges)
@@ -77,6 +78,7 @@ from .laplacian import (
 from .logmap import LogMapSolver, log_map
 from .neighbors import knn, knn_edges
 from .sampling import farthest_points
+from .validate import check_point_cloud
 from .patches import GeodesicPatches, geodesic_patches
 from .spectral import EigenSolver, eigen_basis
 
@@ -124,6 +126,7 @@ __all__ = [
     "vertex_frames",
     "reference_neighbors",
     "farthest_points",
+    "check_point_cloud",
     "Connection",
     "levi_civita_connection",
     "transport_vectors",

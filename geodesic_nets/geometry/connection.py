@@ -42,6 +42,7 @@ from ..errors import GeometryError
 from .elements import corner_angles, directed_edges
 from .frames import TangentFrames, _as_faces, _as_verts, _reference_from_edges
 from .neighbors import knn_edges
+from .validate import check_point_cloud
 
 __all__ = [
     "Connection",
@@ -417,7 +418,8 @@ def _cotan_edge_weights(v: np.ndarray, f: np.ndarray, connection: Connection) ->
 def _robust_cloud_weights(v: np.ndarray, connection: Connection) -> np.ndarray:
     import robust_laplacian
 
-    lap, _ = robust_laplacian.point_cloud_laplacian(v)
+    check_point_cloud(v)
+    lap, _ = robust_laplacian.point_cloud_laplacian(v, n_neighbors=int(min(30, len(v) - 1)))
     lap = sp.csr_matrix(lap)
     return -np.asarray(lap[connection.edge_src, connection.edge_dst]).ravel()
 

@@ -27,6 +27,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import GeometryError
+from .validate import check_point_cloud
+
+#: potpourri3d's PointCloudHeatSolver builds each point's neighbourhood from its 30 nearest points
+_PP3D_CLOUD_MIN_POINTS = 31
 
 __all__ = [
     "GeodesicSolver",
@@ -216,8 +220,10 @@ class HeatGeodesicSolver:
         if faces is None:
             if not use_robust:
                 raise ValueError("use_robust=False only applies to meshes; a point cloud has no such option")
-            if len(v) < 4:
-                raise GeometryError(f"a point cloud needs at least 4 points for the heat method, got {len(v)}")
+            check_point_cloud(v, what="point cloud (heat method)")
+            if len(v) < _PP3D_CLOUD_MIN_POINTS:  # its local triangulations use 30 neighbours, fixed
+                raise GeometryError(f"the point-cloud heat method needs at least {_PP3D_CLOUD_MIN_POINTS} points "
+                                    f"(30 neighbours each), got {len(v)}")
             self.is_point_cloud = True
             self._labels = np.zeros(len(v), dtype=np.int64)
             self._comps: list[_Component | None] = [None]

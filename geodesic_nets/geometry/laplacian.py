@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from ..errors import GeometryError
 from .elements import face_areas_from_lengths, face_edge_lengths
+from .validate import check_point_cloud
 
 __all__ = [
     "ISOLATED_MASS_FRACTION",
@@ -261,7 +262,7 @@ def laplacian_and_mass(
     ------
     GeometryError
         Empty surface (no vertices, or faces given but empty), bad shapes, a point cloud of
-        fewer than 3 points.
+        fewer than 4 points, of identical points or of points on one line.
     ValueError
         An unknown option.
     """
@@ -285,8 +286,7 @@ def laplacian_and_mass(
     import robust_laplacian  # local import: a compiled extension, only needed here
 
     if f is None:
-        if len(v) < 3:
-            raise GeometryError(f"a point cloud needs at least 3 points for a Laplacian, got {len(v)}")
+        check_point_cloud(v)
         L, M = robust_laplacian.point_cloud_laplacian(
             v, mollify_factor=float(mollify_factor), n_neighbors=int(min(n_neighbors, len(v) - 1))
         )
