@@ -27,7 +27,7 @@ def test_info_json(tmp_path, capsys):
 
 
 def test_info_on_missing_file_is_a_clear_error(tmp_path, capsys):
-    assert main(["info", str(tmp_path / "nope.obj")]) == 2
+    assert main(["info", str(tmp_path / "nope.obj")]) == 1
     err = capsys.readouterr().err
     assert "nope.obj" in err and "Traceback" not in err
 

@@ -92,20 +92,20 @@ def test_show_frames_over_a_field(tmp_path):
 def test_show_on_a_bad_file_is_a_clear_error(tmp_path, capsys):
     bad = tmp_path / "broken.obj"
     bad.write_text("v 0 0 0\nv 1 0 0\nf 1 2 7\n")
-    assert cli.main(["show", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    assert cli.main(["show", str(bad), "--out", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
     assert "broken.obj" in err and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
-    assert cli.main(["show", str(tmp_path / "missing.off"), "--out", str(tmp_path / "x.png")]) == 2
+    assert cli.main(["show", str(tmp_path / "missing.off"), "--out", str(tmp_path / "x.png")]) == 1
     assert "missing.off" in capsys.readouterr().err
 
 
 def test_show_errors_on_bad_requests(plane_file, tmp_path, capsys, monkeypatch):
     cloud = tmp_path / "cloud.xyz"
     save(primitives.sphere_point_cloud(200), cloud)
-    assert cli.main(["show", str(cloud), "--scalar", "gaussian", "--out", str(tmp_path / "c.png")]) == 2
+    assert cli.main(["show", str(cloud), "--scalar", "gaussian", "--out", str(tmp_path / "c.png")]) == 1
     assert "point cloud" in capsys.readouterr().err
-    assert cli.main(["show", str(plane_file), "--scalar", "geodesic:5000", "--out", str(tmp_path / "g.png")]) == 2
+    assert cli.main(["show", str(plane_file), "--scalar", "geodesic:5000", "--out", str(tmp_path / "g.png")]) == 1
     assert "5000" in capsys.readouterr().err
     assert cli.main(["show", str(plane_file), "--scalar", "hks", "--frames", "--k-eig", "8",
                      "--out", str(tmp_path / "h.png")]) == 2

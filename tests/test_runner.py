@@ -73,7 +73,7 @@ def test_predict_classifies_files_like_the_model(classifier, tmp_path):
 def test_resume_refuses_another_experiment_and_continues_the_same(classifier, capsys):
     out, _ = classifier
     assert main(["train", *COMMON, "--out", str(out), "--resume", "--task", "classification",
-                 "--dataset", "synthetic_shapes", "--epochs", "4", "--width", "16"]) == 2
+                 "--dataset", "synthetic_shapes", "--epochs", "4", "--width", "16"]) == 1
     assert "another experiment configuration" in capsys.readouterr().err
     # same experiment, more epochs: continues from epoch 3
     metrics = _train(out, "--resume", "--task", "classification", "--dataset", "synthetic_shapes", "--epochs", "4",
@@ -117,7 +117,7 @@ def test_bad_config_and_missing_run_are_clear_errors(tmp_path, capsys):
     bad.write_text('task = "classification"\n[model]\nname = "pointnet"\n')
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
     assert "model must be one of" in capsys.readouterr().err
-    assert main(["evaluate", str(tmp_path / "nothing")]) == 2
+    assert main(["evaluate", str(tmp_path / "nothing")]) == 1
     assert "not a run directory" in capsys.readouterr().err
 
 

@@ -3,6 +3,9 @@
 One module per group of sub-commands, each with a ``register(subparsers)`` function:
 :mod:`.geometry` (info, precompute), :mod:`.train` (train, evaluate, predict),
 :mod:`.show` (show), :mod:`.show_run` (show RUN_DIR --features, show-map), :mod:`.demo`.
+
+Exit status: 0 on success, 1 for bad data or a failed run (:data:`EXIT_FAILURE`), 2 for a usage
+error (:data:`EXIT_USAGE`). ``-v`` (debug logging) goes before or after the sub-command.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from typing import Sequence
 from ..errors import GeodesicNetsError
 from . import demo, geometry, show, show_run, train
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXIT_FAILURE", "EXIT_USAGE"]
+
+#: exit status for bad data or a failed run (a GeodesicNetsError)
+EXIT_FAILURE = 1
+#: exit status for a usage error (argparse's, or an invalid option value)
+EXIT_USAGE = 2
 
 _GROUPS = (geometry, train, show, show_run, demo)
 
@@ -26,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for group in _GROUPS:
         group.register(sub)
+    for command in sub.choices.values():  # -v after the sub-command too (unset there unless given)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log debug messages")
     return p
 
 
@@ -35,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
-    except GeodesicNetsError as exc:
+    except GeodesicNetsError as exc:  # bad data, a failed run
         print(f"geodesic-nets: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # invalid option values
+        return EXIT_FAILURE
+    except ValueError as exc:  # invalid option values: a usage error, like argparse's own
         print(f"geodesic-nets: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE

@@ -18,7 +18,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` sub-command to ``sub``."""
     demo = sub.add_parser("demo", help="geometry, training and pictures on embedded generated meshes")
-    demo.add_argument("--k-eig", type=int, default=64)
+    demo.add_argument("--k-eig", type=int, default=64, help="eigenpairs per shape")
     demo.add_argument("--out", default=None, help="output directory (default data/demo)")
     demo.add_argument("--epochs", type=int, default=None, help="epochs of each training")
     demo.add_argument("--geometry-only", action="store_true", help="skip the training part")

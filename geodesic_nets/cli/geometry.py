@@ -28,7 +28,7 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     settings = OperatorSettings(k_eig=args.k_eig, laplacian=args.laplacian, n_neighbors=args.n_neighbors,
                                 patch_size=args.patch_size, anisotropic=aniso)
     results = precompute_files(args.inputs, cache_dir=args.cache, settings=settings, jobs=args.jobs,
-                               progress=not args.quiet, normalize=args.normalize)
+                               progress=not args.no_progress, normalize=args.normalize)
     failed = [r for r in results if r.error]
     for r in failed:
         print(f"FAILED {r.path}: {r.error}", file=sys.stderr)
@@ -41,16 +41,16 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``info`` and ``precompute`` sub-commands to ``sub``."""
     info = sub.add_parser("info", help="validation report of a mesh or point cloud file")
-    info.add_argument("file")
+    info.add_argument("file", help="mesh or point cloud file")
     info.add_argument("--json", action="store_true", help="print the report as JSON")
     info.set_defaults(func=_cmd_info)
 
     pre = sub.add_parser("precompute", help="compute and cache operators of many files in parallel")
     pre.add_argument("inputs", nargs="+", help="mesh or point cloud files")
     pre.add_argument("--cache", required=True, help="cache directory")
-    pre.add_argument("--k-eig", type=int, default=128)
-    pre.add_argument("--laplacian", choices=["cotan", "robust"], default="cotan")
-    pre.add_argument("--n-neighbors", type=int, default=30)
+    pre.add_argument("--k-eig", type=int, default=128, help="eigenpairs per shape")
+    pre.add_argument("--laplacian", choices=["cotan", "robust"], default="cotan", help="Laplacian of meshes")
+    pre.add_argument("--n-neighbors", type=int, default=30, help="neighbours per point of point clouds")
     pre.add_argument("--patch-size", type=int, default=0, help="geodesic patch size (0: no patches)")
     pre.add_argument("--anisotropic", type=int, default=0, metavar="N",
                      help="also the spectral ACNN kernels, N orientations (needs --patch-size; 0: none)")
@@ -58,5 +58,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="normalize each shape as the datasets do (centred, unit area), so that training "
                           "with the same --cache finds the entries")
     pre.add_argument("--jobs", type=int, default=1, help="worker processes")
-    pre.add_argument("--quiet", action="store_true", help="no progress bar")
+    pre.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true", help="no progress bar")
     pre.set_defaults(func=_cmd_precompute)

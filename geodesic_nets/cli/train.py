@@ -35,8 +35,9 @@ def experiment_from_args(args: argparse.Namespace):
     if args.k_eig is not None:
         ops["k_eig"] = args.k_eig
     ds_opts = {**cfg.dataset_options, **_key_values(args.dataset_option)}
+    task_opts = {**cfg.task_options, **_key_values(args.task_option)}
     return cfg.replace(**changes, model=ModelSpec.from_dict(model), train=cfg.train.replace(**train),
-                       operators=OperatorSettings(**ops), dataset_options=ds_opts)
+                       operators=OperatorSettings(**ops), dataset_options=ds_opts, task_options=task_opts)
 
 
 def _key_values(items: list[str] | None) -> dict:
@@ -127,23 +128,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr = sub.add_parser("train", help="train a model (classification, segmentation, correspondence)")
     tr.add_argument("--config", help="experiment TOML file (command-line options override it)")
     tr.add_argument("--task", choices=["classification", "segmentation", "correspondence", "vertex_labeling",
-                                       "functional_maps"])
-    tr.add_argument("--dataset", help="shrec11, faust, faust_r, human_seg, folder, synthetic_shapes, "
-                                      "synthetic_correspondence, synthetic_segmentation")
+                                       "functional_maps"], help="the task (correspondence: vertex labelling or "
+                                                                "functional maps, by dataset)")
+    tr.add_argument("--dataset", help="shrec11, faust, faust_r, correspondence_folder, human_seg, folder, "
+                                      "synthetic_shapes, synthetic_correspondence, synthetic_segmentation")
     tr.add_argument("--root", help="dataset root directory")
     tr.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
                     help="dataset loader option (JSON value), e.g. n_train=10; repeatable")
-    tr.add_argument("--model", choices=["diffusion", "gauge", "monet", "gcnn", "acnn"])
-    tr.add_argument("--features", choices=["xyz", "hks", "wks", "hks+xyz"])
-    tr.add_argument("--width", type=int)
-    tr.add_argument("--depth", type=int)
-    tr.add_argument("--k-eig", type=int)
-    tr.add_argument("--epochs", type=int)
-    tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--lr", type=float)
-    tr.add_argument("--seed", type=int)
+    tr.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                    help="task option (JSON value), e.g. supervision=unsupervised; repeatable")
+    tr.add_argument("--model", choices=["diffusion", "gauge", "monet", "gcnn", "acnn"], help="network family")
+    tr.add_argument("--features", choices=["xyz", "hks", "wks", "hks+xyz"], help="input features")
+    tr.add_argument("--width", type=int, help="channels of the hidden layers")
+    tr.add_argument("--depth", type=int, help="number of blocks or layers")
+    tr.add_argument("--k-eig", type=int, help="eigenpairs per shape")
+    tr.add_argument("--epochs", type=int, help="training epochs")
+    tr.add_argument("--batch-size", type=int, help="meshes per step and process")
+    tr.add_argument("--lr", type=float, help="learning rate")
+    tr.add_argument("--seed", type=int, help="seed of the initialization and the data order")
     tr.add_argument("--device", help="auto, cpu, cuda, cuda:N")
-    tr.add_argument("--dtype", choices=["float32", "float64"])
+    tr.add_argument("--dtype", choices=["float32", "float64"], help="floating type of training")
     tr.add_argument("--cache", help="operator cache directory")
     tr.add_argument("--jobs", type=int, help="processes for the operator precomputation")
     tr.add_argument("--out", required=True, help="run directory")
@@ -155,7 +159,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("run_dir", nargs="?", help="run directory (or use --pretrained)")
     ev.add_argument("--pretrained", metavar="NAME", help="a pretrained model shipped with the package (e.g. faust_r) "
                                                          "or a pretrained .pt file")
-    ev.add_argument("--checkpoint", choices=["last", "best"], default="last")
+    ev.add_argument("--checkpoint", choices=["last", "best"], default="last", help="which checkpoint of the run")
     ev.add_argument("--split", help="split to evaluate (default: the run's evaluation split)")
     ev.add_argument("--dataset", help="evaluate on another dataset")
     ev.add_argument("--root", help="root of that dataset")
@@ -171,6 +175,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("files", nargs="+", help="mesh files (correspondence: the first is the source)")
     pr.add_argument("--pretrained", metavar="NAME", help="a pretrained model instead of a run directory")
     pr.add_argument("--out", help="output directory (default RUN_DIR/predictions; required with --pretrained)")
-    pr.add_argument("--checkpoint", choices=["last", "best"], default="last")
+    pr.add_argument("--checkpoint", choices=["last", "best"], default="last", help="which checkpoint of the run")
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
     pr.set_defaults(func=_cmd_predict)
