@@ -201,7 +201,7 @@ def test_random_split_and_kfold():
 # ---------------------------------------------------------------------------- registry
 def test_registry_names_and_errors(tmp_path):
     assert set(DATASETS) == {
-        "shrec11", "faust", "faust_r", "human_seg", "folder",
+        "shrec11", "faust", "faust_r", "correspondence_folder", "human_seg", "folder",
         "synthetic_shapes", "synthetic_correspondence", "synthetic_segmentation",
     }
     with pytest.raises(GeodesicNetsError, match="known datasets: shrec11, faust"):
