@@ -253,3 +253,41 @@ def test_load_toml(tmp_path):
         load_toml(bad)
     with pytest.raises(GeodesicNetsError, match="missing.toml"):
         load_toml(tmp_path / "missing.toml")
+
+
+def test_sigkilled_process_resumes_to_bit_identical_weights(samples, tmp_path):
+    """A real SIGKILL in the middle of epoch 3 of a training process: the checkpoint on disk is the
+    complete epoch 2, and resuming gives exactly the weights of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from kill_config import KILL_CONFIG
+
+    full = make_model()
+    fit(full, ToyClassification(), make_samples(4), config=KILL_CONFIG, run_dir=tmp_path / "full",
+        val_set=make_samples(4))
+    run, marker = tmp_path / "killed", tmp_path / "marker"
+    here = Path(__file__).resolve().parent
+    proc = subprocess.Popen([sys.executable, str(here / "kill_worker.py"), str(run), str(marker), "11"],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists():  # 4 steps per epoch: call 11 is the third step of epoch 3
+            assert proc.poll() is None, "the worker ended before reaching the kill point"
+            assert time.monotonic() < deadline, "the worker did not reach the kill point"
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt"]  # nothing half-written
+    resumed = make_model(seed=5)
+    fit(resumed, ToyClassification(), make_samples(4), config=KILL_CONFIG, run_dir=run, val_set=make_samples(4),
+        resume=True)
+    _assert_same_params(full, resumed)
