@@ -118,3 +118,19 @@ def test_small_point_clouds_work_or_say_why():
         HeatGeodesicSolver(pts, None)  # potpourri3d's cloud solver needs 30 neighbours
     d = HeatGeodesicSolver(np.random.default_rng(2).random((40, 3)), None).distance(0)
     assert np.isfinite(d).all() and d[0] == 0
+
+
+@pytest.mark.parametrize("case, message", [("tiny", "mean edge length"), ("huge", "mean edge length"),
+                                           ("collapsed", "length 0")])
+def test_heat_method_on_unusable_scales_says_why_before_geometry_central(case, message):
+    from geodesic_nets import GeometryError
+    from geodesic_nets.geometry import HeatGeodesicSolver
+
+    s = primitives.icosphere(2)
+    verts = {"tiny": s.verts * 1e-150, "huge": s.verts * 1e150, "collapsed": np.zeros_like(s.verts)}[case]
+    with pytest.raises(GeometryError, match=message) as info:
+        HeatGeodesicSolver(verts, s.faces)
+    assert "checkFinite" not in str(info.value)
+    # a large offset and a moderate scale still work
+    for ok in (s.verts + 1e6, s.verts * 1e-60):
+        assert np.isfinite(HeatGeodesicSolver(ok, s.faces).distance(0)).all()

@@ -78,7 +78,7 @@ from .laplacian import (
 from .logmap import LogMapSolver, log_map
 from .neighbors import knn, knn_edges
 from .sampling import farthest_points
-from .validate import check_point_cloud
+from .validate import check_mesh_scale, check_point_cloud
 from .patches import GeodesicPatches, geodesic_patches
 from .spectral import EigenSolver, eigen_basis
 
@@ -127,6 +127,7 @@ __all__ = [
     "reference_neighbors",
     "farthest_points",
     "check_point_cloud",
+    "check_mesh_scale",
     "Connection",
     "levi_civita_connection",
     "transport_vectors",

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import GeometryError
-from .validate import check_point_cloud
+from .validate import check_mesh_scale, check_point_cloud
 
 #: potpourri3d's PointCloudHeatSolver builds each point's neighbourhood from its 30 nearest points
 _PP3D_CLOUD_MIN_POINTS = 31
@@ -230,6 +230,8 @@ class HeatGeodesicSolver:
             self._solvers: list = [pp3d.PointCloudHeatSolver(v, t_coef=self.t_coef)]
             return
         f = _as_faces(faces, len(v))
+        if len(f):
+            check_mesh_scale(v, f, what="mesh given to the heat method")
         self.is_point_cloud = False
         self._labels, self._comps = _split_components(f, len(v))
         self._solvers = []

@@ -6,7 +6,11 @@ import numpy as np
 
 from ..errors import GeometryError
 
-__all__ = ["check_point_cloud", "MIN_CLOUD_POINTS"]
+__all__ = ["check_point_cloud", "check_mesh_scale", "MIN_CLOUD_POINTS", "SCALE_RANGE"]
+
+#: mean edge lengths outside this range make the heat method's time step (its square) leave the
+#: range of normal float64 numbers, and geometry-central's solvers abort on non-finite entries
+SCALE_RANGE = (1e-100, 1e100)
 
 #: fewest points a point-cloud Laplacian, connection or heat solver is built on
 MIN_CLOUD_POINTS = 4
@@ -40,3 +44,29 @@ def check_point_cloud(verts: np.ndarray, *, what: str = "point cloud") -> np.nda
     if not sv[1] > 1e-9 * sv[0]:
         raise GeometryError(f"the {len(v)} points of the {what} lie on one line: they span no surface")
     return v
+
+
+def check_mesh_scale(verts: np.ndarray, faces: np.ndarray, *, what: str = "mesh") -> float:
+    """The mean edge length of a mesh, or a :class:`GeometryError` when no solver can use it.
+
+    Raises
+    ------
+    GeometryError
+        Every edge has length 0 (the vertices of its faces coincide), or the mean edge length
+        is outside :data:`SCALE_RANGE` (the message says to rescale, e.g. with
+        :func:`geodesic_nets.io.normalize`).
+    """
+    v = np.asarray(verts, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lengths = np.linalg.norm(v[f] - v[np.roll(f, -1, axis=1)], axis=2)
+        mean = float(lengths.mean()) if lengths.size else 0.0
+    if not np.isfinite(mean):
+        raise GeometryError(f"the edge lengths of the {what} overflow float64: rescale it (geodesic_nets.io.normalize)")
+    if mean == 0.0:
+        raise GeometryError(f"every edge of the {what} has length 0: its faces' vertices coincide")
+    lo, hi = SCALE_RANGE
+    if not lo <= mean <= hi:
+        raise GeometryError(f"the {what} has mean edge length {mean:.1e}, outside [{lo:.0e}, {hi:.0e}] where the "
+                            "heat method's time step is a normal float64: rescale it (geodesic_nets.io.normalize)")
+    return mean
