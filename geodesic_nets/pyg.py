@@ -20,6 +20,7 @@ import torch
 
 from .batch import MeshBatch
 from .errors import GeodesicNetsError
+from .geometry.elements import directed_edges
 from .operators import OperatorTensors, SurfaceOperators
 from .surface import Surface
 
@@ -32,14 +33,6 @@ def _pyg():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("geodesic_nets.pyg needs PyTorch Geometric: pip install torch_geometric") from exc
     return pyg_data
-
-
-def _mesh_edges(faces: np.ndarray) -> torch.Tensor:
-    """Directed edges (2, E) of a triangle mesh: each undirected edge in both directions, sorted."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    e = np.unique(np.concatenate([e, e[:, ::-1]]), axis=0)
-    e = e[e[:, 0] != e[:, 1]]
-    return torch.as_tensor(e.T.copy(), dtype=torch.int64)
 
 
 def to_pyg(shape: Surface | SurfaceOperators | OperatorTensors, *, x: torch.Tensor | None = None,
@@ -68,7 +61,8 @@ def to_pyg(shape: Surface | SurfaceOperators | OperatorTensors, *, x: torch.Tens
         out = {"pos": pos}
         if shape.faces is not None:
             out["face"] = torch.as_tensor(shape.faces.T.copy(), dtype=torch.int64)
-            out["edge_index"] = _mesh_edges(shape.faces)
+            src, dst = directed_edges(shape.faces, shape.num_verts)  # both directions, sorted
+            out["edge_index"] = torch.as_tensor(np.stack([src, dst]), dtype=torch.int64)
         else:
             out["edge_index"] = torch.zeros(2, 0, dtype=torch.int64)
     elif isinstance(shape, (SurfaceOperators, OperatorTensors)):

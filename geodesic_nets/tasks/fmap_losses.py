@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import GeodesicNetsError
+from .fmaps import _matrix
 
 __all__ = [
     "supervised_fmap_loss",
@@ -30,12 +31,6 @@ __all__ = [
     "soft_pointmap",
     "coupling_loss",
 ]
-
-
-def _square(name: str, c: torch.Tensor) -> torch.Tensor:
-    if not isinstance(c, torch.Tensor) or c.dim() != 2 or not c.is_floating_point():
-        raise GeodesicNetsError(f"{name} must be a 2-D floating tensor, got {getattr(c, 'shape', type(c).__name__)}")
-    return c
 
 
 def _frobenius2(x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +48,7 @@ def supervised_fmap_loss(C_ab: torch.Tensor, C_true: torch.Tensor) -> torch.Tens
     -------
     Tensor, shape ()
     """
-    _square("C_ab", C_ab)
+    _matrix("C_ab", C_ab)
     if C_true.shape != C_ab.shape:
         raise GeodesicNetsError(f"C_true has shape {tuple(C_true.shape)}, C_ab {tuple(C_ab.shape)}")
     return _frobenius2(C_ab - C_true)
@@ -71,8 +66,8 @@ def bijectivity_loss(C_ab: torch.Tensor, C_ba: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, shape ()
     """
-    _square("C_ab", C_ab)
-    _square("C_ba", C_ba)
+    _matrix("C_ab", C_ab)
+    _matrix("C_ba", C_ba)
     kb, ka = C_ab.shape
     if C_ba.shape != (ka, kb):
         raise GeodesicNetsError(f"C_ba must have shape ({ka}, {kb}) for C_ab of shape ({kb}, {ka}), got {tuple(C_ba.shape)}")
@@ -92,7 +87,7 @@ def orthogonality_loss(C_ab: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, shape ()
     """
-    _square("C_ab", C_ab)
+    _matrix("C_ab", C_ab)
     eye = torch.eye(C_ab.shape[1], dtype=C_ab.dtype, device=C_ab.device)
     return _frobenius2(C_ab.transpose(0, 1) @ C_ab - eye)
 
@@ -113,7 +108,7 @@ def laplacian_commutativity_loss(C_ab: torch.Tensor, evals_a: torch.Tensor, eval
     -------
     Tensor, shape ()
     """
-    _square("C_ab", C_ab)
+    _matrix("C_ab", C_ab)
     kb, ka = C_ab.shape
     if evals_a.shape != (ka,) or evals_b.shape != (kb,):
         raise GeodesicNetsError(
@@ -123,6 +118,13 @@ def laplacian_commutativity_loss(C_ab: torch.Tensor, evals_a: torch.Tensor, eval
     scale = torch.where(top > 0, top, torch.ones_like(top))
     la, lb = la / scale, lb / scale
     return _frobenius2(C_ab * la.unsqueeze(0) - lb.unsqueeze(1) * C_ab)
+
+
+def check_temperature(temperature) -> float:
+    """``temperature`` as a float, or a ValueError unless it is a positive number."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    return float(temperature)
 
 
 def soft_pointmap(feat_b: torch.Tensor, feat_a: torch.Tensor, *, temperature: float = 0.07) -> torch.Tensor:
@@ -144,8 +146,7 @@ def soft_pointmap(feat_b: torch.Tensor, feat_a: torch.Tensor, *, temperature: fl
     P_ba : Tensor, shape (V_b, V_a)
         Rows sum to 1; differentiable in both feature sets. A dense matrix: V_b x V_a floats.
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    temperature = check_temperature(temperature)
     if feat_a.dim() != 2 or feat_b.dim() != 2 or feat_a.shape[1] != feat_b.shape[1]:
         raise GeodesicNetsError(
             f"features must be (V, C) with one C, got {tuple(feat_b.shape)} and {tuple(feat_a.shape)}")
@@ -175,7 +176,7 @@ def coupling_loss(
     -------
     Tensor, shape ()
     """
-    _square("C_ab", C_ab)
+    _matrix("C_ab", C_ab)
     kb, ka = C_ab.shape
     vb, va = P_ba.shape
     if evecs_a.shape != (va, ka) or evecs_b.shape != (vb, kb) or mass_b.shape != (vb,):

@@ -41,6 +41,7 @@ from ..geometry.sampling import farthest_points
 from .base import Task
 from .fmap_losses import (
     bijectivity_loss,
+    check_temperature,
     coupling_loss,
     laplacian_commutativity_loss,
     orthogonality_loss,
@@ -178,8 +179,7 @@ class FunctionalMapTask(Task):
             raise ValueError("unsupervised training reads no ground truth: w_fmap must be 0")
         if not any(self.weights.values()):
             raise ValueError("every loss weight is 0: nothing to train")
-        self.temperature = float(temperature)
-        soft_pointmap(torch.zeros(1, 1), torch.zeros(1, 1), temperature=self.temperature)  # validates it
+        self.temperature = check_temperature(temperature)
         self.normalize_features = bool(normalize_features)
         self.pointmap, self.pointmap_k = pointmap, pointmap_k
         self.zoomout_to, self.zoomout_step, self.both_directions = zoomout_to, zoomout_step, both_directions
@@ -280,7 +280,7 @@ class FunctionalMapTask(Task):
         ``ops_*`` = (evecs (V, K), mass (V,), evals (K,)) on the features' device and dtype;
         ``samples``: the vertex samples (S_a,), (S_b,) of fast ZoomOut.
         """
-        (ea, ma, la), (eb, mb, lb) = ops_a, ops_b
+        (ea, _, _), (eb, mb, _) = ops_a, ops_b
         k_all = min(ea.shape[1], eb.shape[1])
         with torch.no_grad():
             if self.pointmap == "fmap":
