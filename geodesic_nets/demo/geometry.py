@@ -17,8 +17,9 @@ import numpy as np
 from .. import primitives
 from ..geometry.curvature import angle_defect
 from ..geometry.descriptors import hks, hks_times
+from ..geometry.exact_geodesics import exact_geodesic
+from ..geometry.heat_geodesics import HeatGeodesicSolver
 from ..geometry.patches import geodesic_patches
-from ..geometry.geodesics import HeatGeodesicSolver, exact_geodesic
 from ..io import inspect
 from ..operators import compute_operators
 from ..surface import Surface

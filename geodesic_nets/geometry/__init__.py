@@ -12,9 +12,16 @@ module                    contents
 ``laplacian``             cotan / robust Laplacians and mass matrices
 ``spectral``              eigenpairs of ``L phi = lambda M phi``
 ``frames``                vertex tangent frames (gauges)
-``connection``            discrete Levi-Civita connection, transport, holonomy
+``connection``            discrete Levi-Civita connection (its sign conventions)
+``tangent_space``         intrinsic edge angles of a mesh (vertex tangent spaces)
+``transport``             the Connection type; transport along edges and paths, holonomy
+``connection_laplacian``  the connection (Bochner) Laplacian
 ``gradient``              face and tangent-plane gradient operators
-``geodesics``             heat-method and exact geodesic distances, chunked many-source
+``components``            connected components of a mesh
+``heat_geodesics``        heat-method geodesic distance (factor once, many sources)
+``exact_geodesics``       exact polyhedral (MMP) geodesic distance
+``geodesic_blocks``       many-source distances with any solver, a block of rows at a time
+``geodesics``             the four above gathered (their import path of earlier releases)
 ``logmap``                log maps (geodesic polar coordinates) in the package's frames
 ``patches``               geodesic polar patches of every vertex
 ``descriptors``           HKS and WKS
@@ -29,15 +36,9 @@ from .anisotropic import (
     face_principal_directions,
     weyl_time_unit,
 )
-from .connection import (
-    Connection,
-    connection_laplacian,
-    holonomy,
-    levi_civita_connection,
-    transport_along_path,
-    transport_vectors,
-    wrap_angle,
-)
+from .components import mesh_components
+from .connection import levi_civita_connection
+from .connection_laplacian import connection_laplacian
 from .curvature import angle_defect, gaussian_curvature, mean_curvature, principal_curvatures
 from .descriptors import hks, hks_times, wks, wks_energies
 from .elements import (
@@ -54,18 +55,15 @@ from .elements import (
     vertex_areas,
     vertex_normals,
 )
+from .exact_geodesics import ExactGeodesicSolver, exact_geodesic
 from .frames import TangentFrames, reference_neighbors, vertex_frames
-from .geodesics import (
-    ExactGeodesicSolver,
+from .geodesic_blocks import (
     GeodesicSolver,
-    HeatGeodesicSolver,
-    exact_geodesic,
     geodesic_distance_blocks,
     geodesic_distance_matrix,
-    heat_geodesic,
-    mesh_components,
     pairwise_geodesic_distances,
 )
+from .heat_geodesics import HeatGeodesicSolver, heat_geodesic
 from .gradient import face_gradient, hat_gradients, tangent_gradient
 from .laplacian import (
     cotan_laplacian,
@@ -76,6 +74,7 @@ from .laplacian import (
     mass_matrix,
 )
 from .logmap import LogMapSolver, log_map
+from .transport import Connection, holonomy, transport_along_path, transport_vectors, wrap_angle
 from .neighbors import knn, knn_edges
 from .sampling import farthest_points
 from .validate import check_mesh_scale, check_point_cloud

@@ -37,9 +37,11 @@ from typing import Literal
 import numpy as np
 
 from ..errors import GeometryError
-from .connection import Connection, levi_civita_connection
+from .components import _split_components
+from .connection import levi_civita_connection
 from .frames import TangentFrames, vertex_frames
-from .geodesics import _as_faces, _as_verts, _check_edge_manifold, _check_index, _split_components
+from .transport import Connection
+from .validate import _as_faces, _as_verts, _check_edge_manifold, _check_index
 
 __all__ = ["LogMapSolver", "log_map"]
 

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GeometryError
-from .connection import Connection, levi_civita_connection
+from .connection import levi_civita_connection
 from .frames import TangentFrames, vertex_frames
+from .transport import Connection
 
 __all__ = ["GeodesicPatches", "geodesic_patches"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..geometry.geodesics import heat_geodesic
+from ..geometry.heat_geodesics import heat_geodesic
 from ._backend import finish, new_plotter
 from ._mesh import SurfaceLike, as_surface, as_values
 from ._panels import add_surface, add_title, check_positive, finite_range
@@ -64,7 +64,7 @@ def plot_geodesic(
         Distance of every vertex; ``inf`` (unreachable) is drawn grey. Give this or ``source``.
     source : int or sequence of int, optional
         Source vertex (or vertices: distance to the nearest); the distance is computed with
-        :func:`geodesic_nets.geometry.geodesics.heat_geodesic`. With ``distances``, only marks
+        :func:`geodesic_nets.geometry.heat_geodesics.heat_geodesic`. With ``distances``, only marks
         the source.
     n_isolines : int
         Number of isolines, evenly spaced between 0 and the largest finite distance (0: none).

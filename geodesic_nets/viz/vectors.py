@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from ..geometry.connection import Connection, holonomy, levi_civita_connection, transport_vectors
+from ..geometry.connection import levi_civita_connection
 from ..geometry.frames import TangentFrames, vertex_frames
+from ..geometry.transport import Connection, holonomy, transport_vectors
 from ..surface import Surface
 from ._backend import finish, import_pyvista, new_plotter
 from ._mesh import SurfaceLike, arrow_spacing, as_surface, as_values, farthest_points, to_numpy
