@@ -4,7 +4,7 @@ Two causes of irreproducible functional-map steps were found and fixed:
 
 * ``torch.linalg.lstsq``'s default CPU driver (LAPACK ``gelsy``) reads a pivot array that torch
   leaves uninitialized, so the true functional map of the loss changed in its last bits with
-  whatever memory the allocator handed out (:func:`geodesic_nets.tasks.fmaps.least_squares`
+  whatever memory the allocator handed out (:func:`geodesic_nets.tasks.functional_maps.least_squares`
   uses ``gelsd``);
 * the fused DiffusionNet block saved the diffusion-time parameter itself for its backward, and
   the in-place clamp of the next training forward invalidated it (two forwards before one
@@ -22,7 +22,7 @@ import torch
 
 from geodesic_nets.data import SyntheticCorrespondence, collate_samples
 from geodesic_nets.settings import OperatorSettings
-from geodesic_nets.tasks.fmaps import least_squares
+from geodesic_nets.tasks.functional_maps import least_squares
 from geodesic_nets.tasks.functional_maps import FunctionalMapTask
 from geodesic_nets.tasks.models import ModelSpec, build_model
 

@@ -15,7 +15,7 @@ from geodesic_nets.errors import GeodesicNetsError
 from geodesic_nets.geometry.laplacian import laplacian_and_mass
 from geodesic_nets.geometry.spectral import eigen_basis
 from geodesic_nets.surface import Surface
-from geodesic_nets.tasks.fmap_losses import (
+from geodesic_nets.tasks.functional_maps import (
     bijectivity_loss,
     coupling_loss,
     laplacian_commutativity_loss,

@@ -13,7 +13,7 @@ from geodesic_nets.geometry.descriptors import hks, wks
 from geodesic_nets.geometry.sampling import farthest_points
 from geodesic_nets.geometry.laplacian import laplacian_and_mass
 from geodesic_nets.geometry.spectral import eigen_basis
-from geodesic_nets.tasks.fmaps import (
+from geodesic_nets.tasks.functional_maps import (
     commutativity_mask,
     fmap_from_features,
     fmap_from_pointmap,

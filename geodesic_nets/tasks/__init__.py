@@ -7,9 +7,7 @@ module                 contents
 ``classification``     per-mesh labels: cross-entropy, accuracy, confusion matrix
 ``segmentation``       per-vertex labels; face and MeshCNN-edge accuracies
 ``vertex_labeling``    correspondence as template-vertex classification (FAUST)
-``functional_maps``    deep functional maps, supervised or unsupervised (FAUST_r), geodesic errors
-``fmap_losses``        supervised, bijectivity, orthogonality, Laplacian and coupling losses
-``fmaps``              functional maps: least squares, point maps, ZoomOut
+``functional_maps``    deep functional maps (FAUST_r): the solve, point maps, ZoomOut, losses, task
 ``geodesic_error``     geodesic correspondence errors and error curves
 ``metrics``            accuracy, confusion matrix, IoU, mean +- std summaries
 ``features``, ``models``  input descriptors and the five network families as one model type
@@ -27,25 +25,24 @@ from .config import TrainConfig, load_toml
 from .distributed import DistInfo, ShardedSampler, init_distributed
 from .experiment import ExperimentConfig
 from .features import InputFeatures, batch_hks, batch_wks
-from .fmap_losses import (
+from .functional_maps import (
+    FunctionalMapTask,
     bijectivity_loss,
-    coupling_loss,
-    laplacian_commutativity_loss,
-    orthogonality_loss,
-    soft_pointmap,
-    supervised_fmap_loss,
-)
-from .fmaps import (
     commutativity_mask,
+    coupling_loss,
     fmap_from_features,
     fmap_from_pointmap,
+    laplacian_commutativity_loss,
     least_squares,
     nearest_neighbor_map,
+    orthogonality_loss,
     pointmap_from_fmap,
+    soft_pointmap,
     spectral_coefficients,
+    supervised_fmap_loss,
+    true_fmap,
     zoomout,
 )
-from .functional_maps import FunctionalMapTask, true_fmap
 from .geodesic_error import ErrorCurve, GeodesicErrorEvaluator, correspondence_geodesic_errors, error_curve
 from .metrics import (
     accuracy,

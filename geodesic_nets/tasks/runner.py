@@ -213,7 +213,7 @@ class Run:
             out = first[lt]
             missing = out < 0
             if missing.any():  # labels the source never predicts: nearest in the learned features
-                from .fmaps import nearest_neighbor_map
+                from .functional_maps import nearest_neighbor_map
 
                 nn_map = nearest_neighbor_map(self.vertex_features(source), self.vertex_features(target))
                 out[missing] = nn_map[missing]

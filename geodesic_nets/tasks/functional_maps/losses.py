@@ -1,6 +1,6 @@
 """Losses of deep functional maps, supervised and unsupervised.
 
-Conventions as in :mod:`geodesic_nets.tasks.fmaps`: ``C_ab`` (K_b, K_a) carries functions on
+Conventions as in :mod:`geodesic_nets.tasks.functional_maps`: ``C_ab`` (K_b, K_a) carries functions on
 ``a`` to functions on ``b``; a point map ``b -> a`` is a (V_b, V_a) matrix whose row ``v`` puts
 weight on the vertices of ``a`` matched to vertex ``v`` of ``b``.
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import GeodesicNetsError
-from .fmaps import _matrix
+from ...errors import GeodesicNetsError
+from .validation import check_matrix
 
 __all__ = [
     "supervised_fmap_loss",
@@ -48,7 +48,7 @@ def supervised_fmap_loss(C_ab: torch.Tensor, C_true: torch.Tensor) -> torch.Tens
     -------
     Tensor, shape ()
     """
-    _matrix("C_ab", C_ab)
+    check_matrix("C_ab", C_ab)
     if C_true.shape != C_ab.shape:
         raise GeodesicNetsError(f"C_true has shape {tuple(C_true.shape)}, C_ab {tuple(C_ab.shape)}")
     return _frobenius2(C_ab - C_true)
@@ -66,8 +66,8 @@ def bijectivity_loss(C_ab: torch.Tensor, C_ba: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, shape ()
     """
-    _matrix("C_ab", C_ab)
-    _matrix("C_ba", C_ba)
+    check_matrix("C_ab", C_ab)
+    check_matrix("C_ba", C_ba)
     kb, ka = C_ab.shape
     if C_ba.shape != (ka, kb):
         raise GeodesicNetsError(f"C_ba must have shape ({ka}, {kb}) for C_ab of shape ({kb}, {ka}), got {tuple(C_ba.shape)}")
@@ -87,7 +87,7 @@ def orthogonality_loss(C_ab: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, shape ()
     """
-    _matrix("C_ab", C_ab)
+    check_matrix("C_ab", C_ab)
     eye = torch.eye(C_ab.shape[1], dtype=C_ab.dtype, device=C_ab.device)
     return _frobenius2(C_ab.transpose(0, 1) @ C_ab - eye)
 
@@ -108,7 +108,7 @@ def laplacian_commutativity_loss(C_ab: torch.Tensor, evals_a: torch.Tensor, eval
     -------
     Tensor, shape ()
     """
-    _matrix("C_ab", C_ab)
+    check_matrix("C_ab", C_ab)
     kb, ka = C_ab.shape
     if evals_a.shape != (ka,) or evals_b.shape != (kb,):
         raise GeodesicNetsError(
@@ -161,7 +161,7 @@ def coupling_loss(
     """``||C_ab - Phi_b^T M_b P_ba Phi_a||^2``: the functional map agrees with the point map.
 
     ``Phi_b^T M_b P_ba Phi_a`` is the functional map of the (soft) point map ``b -> a``, as
-    :func:`~geodesic_nets.tasks.fmaps.fmap_from_pointmap` computes it for a hard one.
+    :func:`~geodesic_nets.tasks.functional_maps.fmap_from_pointmap` computes it for a hard one.
 
     Parameters
     ----------
@@ -176,7 +176,7 @@ def coupling_loss(
     -------
     Tensor, shape ()
     """
-    _matrix("C_ab", C_ab)
+    check_matrix("C_ab", C_ab)
     kb, ka = C_ab.shape
     vb, va = P_ba.shape
     if evecs_a.shape != (va, ka) or evecs_b.shape != (vb, kb) or mass_b.shape != (vb,):

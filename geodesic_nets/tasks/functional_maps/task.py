@@ -3,10 +3,10 @@
 The model turns each shape into per-vertex features (V, C). For a pair (a, b), the features
 are projected on the first ``k`` eigenfunctions of each shape and the functional map ``C_ab``
 (K x K, functions on a -> functions on b) is the regularized least-squares solution of
-:func:`~geodesic_nets.tasks.fmaps.fmap_from_features` (the Laplacian-commutativity resolvent
+:func:`~geodesic_nets.tasks.functional_maps.fmap_from_features` (the Laplacian-commutativity resolvent
 mask as penalty); with a bidirectional loss ``C_ba`` is solved too.
 
-Training (:mod:`geodesic_nets.tasks.fmap_losses`):
+Training (:mod:`geodesic_nets.tasks.functional_maps.losses`):
 
 * ``supervision="supervised"`` (GeomFmaps, Donati et al. 2020): ``||C_ab - C_ab^true||^2``
   with the true map from the shapes' reference correspondences (``sample.corr``), plus any of
@@ -35,11 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.sample import SampleBatch, collate_samples
-from ..errors import GeodesicNetsError
-from ..geometry.sampling import farthest_points
-from .base import Task
-from .fmap_losses import (
+from ...data.sample import SampleBatch, collate_samples
+from ...errors import GeodesicNetsError
+from ...geometry.sampling import farthest_points
+from ..base import Task
+from ..geodesic_error import correspondence_geodesic_errors, error_curve
+from ..inference import iterate_batches
+from .losses import (
     bijectivity_loss,
     check_temperature,
     coupling_loss,
@@ -48,16 +50,9 @@ from .fmap_losses import (
     soft_pointmap,
     supervised_fmap_loss,
 )
-from .fmaps import (
-    fmap_from_features,
-    fmap_from_pointmap,
-    least_squares,
-    nearest_neighbor_map,
-    pointmap_from_fmap,
-    zoomout,
-)
-from .geodesic_error import correspondence_geodesic_errors, error_curve
-from .inference import iterate_batches
+from .pointmaps import fmap_from_pointmap, nearest_neighbor_map, pointmap_from_fmap
+from .refinement import zoomout
+from .solve import fmap_from_features, least_squares
 
 __all__ = ["FunctionalMapTask", "true_fmap", "Supervision", "PointmapSource", "LOSS_TERMS"]
 
@@ -77,7 +72,7 @@ def true_fmap(evecs_a: torch.Tensor, evecs_b: torch.Tensor, corr_a: torch.Tensor
 
     ``corr_a[i] <-> corr_b[i]``; solves ``evecs_b[corr_b] C = evecs_a[corr_a]`` in the least-squares
     sense (the pull-back of a's eigenfunctions through the map b -> a, expressed on b's basis),
-    with :func:`~geodesic_nets.tasks.fmaps.least_squares` (bitwise reproducible on the CPU).
+    with :func:`~geodesic_nets.tasks.functional_maps.least_squares` (bitwise reproducible on the CPU).
     """
     return least_squares(evecs_b[corr_b], evecs_a[corr_a])
 
@@ -128,7 +123,7 @@ class FunctionalMapTask(Task):
         Eigenfunctions added per ZoomOut iteration.
     zoomout_samples : int or None
         Fast ZoomOut: iterate on this many farthest-point samples of each shape, then map every
-        vertex once at the end (:func:`~geodesic_nets.tasks.fmaps.zoomout`); None: every vertex.
+        vertex once at the end (:func:`~geodesic_nets.tasks.functional_maps.zoomout`); None: every vertex.
     tta_steps : int
         Test-time adaptation: before mapping a test pair, this many Adam steps of the
         unsupervised loss (the unsupervised default weights) on that pair alone, from the
