@@ -8,8 +8,8 @@ from typing import Literal, get_args
 import numpy as np
 
 from ..errors import GeometryError
-from ..geometry.elements import face_areas
 from ..surface import Surface
+from ._areas import face_areas
 
 __all__ = ["Center", "Scale", "Normalized", "normalize"]
 

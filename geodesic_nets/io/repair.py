@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..geometry.elements import face_areas
 from ..surface import Surface
+from ._areas import face_areas
 from ._topology import duplicate_rows
 
 __all__ = ["RepairResult", "repair"]

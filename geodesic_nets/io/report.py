@@ -14,8 +14,8 @@ from typing import Any, Union
 import numpy as np
 
 from ..errors import InvalidSurfaceError
-from ..geometry.elements import face_areas
 from ..surface import Surface
+from ._areas import face_areas
 from ._topology import count_components, duplicate_rows, edge_topology, fans_per_vertex
 
 __all__ = ["ValidationReport", "inspect"]
