@@ -106,6 +106,27 @@ def test_half_disk_boundary_angles_span_pi(plane):
     assert np.ptp(np.mod(out - out.min(), 2 * np.pi)) == pytest.approx(np.pi / 2, abs=1e-12)
 
 
+def test_default_boundary_keeps_the_true_angle_sum(plane):
+    """docs/index.md: boundary vertices are not rescaled unless boundary="half_disk"."""
+    _, default = _mesh_connection(plane)
+    _, wedge = _mesh_connection(plane, boundary="wedge")
+    _, half = _mesh_connection(plane, boundary="half_disk")
+    np.testing.assert_array_equal(default.edge_angle, wedge.edge_angle)
+    np.testing.assert_array_equal(default.transport, wedge.transport)
+    theta = np.bincount(plane.faces.ravel(), weights=corner_angles(plane.verts, plane.faces).ravel())
+    bnd = np.flatnonzero(boundary_vertex_mask(plane.faces, len(plane.verts)))
+    for i in bnd:
+        span = {}
+        for name, conn in (("default", default), ("half_disk", half)):
+            # the outgoing edges of a boundary fan span its (rescaled) angle sum: 2 pi less the
+            # widest gap between circularly consecutive edge angles
+            a = np.sort(np.mod(conn.edge_angle[conn.edge_src == i], 2 * np.pi))
+            gaps = np.diff(np.concatenate([a, [a[0] + 2 * np.pi]]))
+            span[name] = 2 * np.pi - gaps.max()
+        assert span["default"] == pytest.approx(theta[i], abs=1e-12)
+        assert span["half_disk"] == pytest.approx(np.pi, abs=1e-12)
+
+
 # ----------------------------------------------------------------------------- sphere
 
 
