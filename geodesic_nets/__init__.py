@@ -10,8 +10,9 @@ Subpackages: :mod:`geodesic_nets.io` (files, validation, repair, normalization),
 """
 
 from . import geometry, io, primitives
-from .cache import OperatorCache, default_cache_dir
+from .cache import default_cache_dir
 from .errors import (
+    ArgumentError,
     CacheError,
     GeodesicNetsError,
     GeometryError,
@@ -20,13 +21,14 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .io import inspect, load, save
-from .operators import OperatorTensors, SurfaceOperators, compute_operators
+from .operators import OperatorCache, OperatorTensors, SurfaceOperators, compute_operators
 from .settings import AnisotropicSettings, OperatorSettings
 from .surface import Surface
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
     "CacheError",
     "GeodesicNetsError",
     "GeometryError",

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
 
 from .errors import GeodesicNetsError
-from .operators import OperatorTensors, SurfaceOperators, move_tensor_fields
+from .operators import TENSOR_FIELDS, OperatorTensors, SurfaceOperators, TensorField, move_tensor_fields, stage_of
 
 __all__ = ["MeshBatch", "collate", "wrap_angle"]
 
@@ -44,67 +43,67 @@ def _block_diag(mats: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.sparse_coo_tensor(torch.cat(idx, 1), torch.cat(val), (off, off), check_invariants=False).coalesce()
 
 
-@dataclass(frozen=True, eq=False)
-class MeshBatch:
-    """B surfaces (meshes and point clouds) packed together.
+#: Tensors of a batch that no single surface has: (name, docstring entry).
+BATCH_ONLY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("num_verts", "Tensor, shape (B,), int64"),
+    ("mesh_first_vert", "Tensor, shape (B,), int64: offset of each member's first vertex"),
+    ("vert_to_mesh", "Tensor, shape (V,), int64"),
+    ("face_to_mesh", "Tensor, shape (F,), int64"),
+    ("eig_mask", "Tensor, shape (B, K), bool: True where a member has the eigenpair"),
+)
 
-    With V, F, E, P the totals over the batch and K the largest number of eigenpairs:
+_RULE_DOCS = {
+    "cat": "",
+    "vertex_index": ", vertex offsets applied",
+    "block_diag": ", block diagonal",
+    "eigen_values": ", zero-padded where a member has fewer eigenpairs (see eig_mask)",
+    "eigen_vectors": ", each member's rows, zero columns beyond its count",
+}
 
-    Attributes
-    ----------
-    verts : Tensor, shape (V, 3)
-    num_verts : Tensor, shape (B,), int64
-    mesh_first_vert : Tensor, shape (B,), int64
-        Offset of each member's first vertex.
-    vert_to_mesh : Tensor, shape (V,), int64
-    faces : Tensor, shape (F, 3), int64
-        Faces of the mesh members with vertex offsets applied (F = 0 for point clouds).
-    face_to_mesh : Tensor, shape (F,), int64
-    mass : Tensor, shape (V,)
-    laplacian, gradient_x, gradient_y : sparse Tensor, shape (V, V)
-        Block diagonal.
-    evals : Tensor, shape (B, K)
-        Zero-padded where a member has fewer eigenpairs (see ``eig_mask``).
-    eig_mask : Tensor, shape (B, K), bool
-    evecs : Tensor, shape (V, K)
-        Rows of each member's M-orthonormal eigenvectors, zero columns beyond its count.
-    normals, basis_x, basis_y : Tensor, shape (V, 3)
-    edge_src, edge_dst : Tensor, shape (E,), int64
-        Directed edges with vertex offsets applied.
-    transport, edge_angle, edge_length : Tensor, shape (E,)
-    patch_center, patch_neighbor : Tensor, shape (P,), int64, or None
-    patch_rho, patch_theta : Tensor, shape (P,), or None
-    patch_kernels : Tensor, shape (P, S), or None
-        Spectral anisotropic heat kernels at the patch entries (gauge-free: not changed by
-        :meth:`rotate_gauge`).
-    """
 
-    verts: torch.Tensor
-    num_verts: torch.Tensor
-    mesh_first_vert: torch.Tensor
-    vert_to_mesh: torch.Tensor
-    faces: torch.Tensor
-    face_to_mesh: torch.Tensor
-    mass: torch.Tensor
-    laplacian: torch.Tensor
-    gradient_x: torch.Tensor
-    gradient_y: torch.Tensor
-    evals: torch.Tensor
-    eig_mask: torch.Tensor
-    evecs: torch.Tensor
-    normals: torch.Tensor
-    basis_x: torch.Tensor
-    basis_y: torch.Tensor
-    edge_src: torch.Tensor
-    edge_dst: torch.Tensor
-    transport: torch.Tensor
-    edge_angle: torch.Tensor
-    edge_length: torch.Tensor
-    patch_center: torch.Tensor | None = None
-    patch_neighbor: torch.Tensor | None = None
-    patch_rho: torch.Tensor | None = None
-    patch_theta: torch.Tensor | None = None
-    patch_kernels: torch.Tensor | None = None
+def _check_alike(field: TensorField, values: list[Any]) -> bool:
+    """Whether the members have ``field`` at all; raises when some have it and others not."""
+    present = [v is not None for v in values]
+    if field.missing != "none":
+        return True
+    if any(present) and not all(present):
+        raise GeodesicNetsError(
+            f"either every member of a batch has {field.name} (the {stage_of(field.source).name!r} operators) "
+            "or none has: compute them all with the same settings"
+        )
+    if any(present):
+        trailing = {tuple(v.shape[1:]) for v in values}
+        if len(trailing) > 1:
+            raise GeodesicNetsError(f"members of a batch disagree on the shape of {field.name}: {sorted(trailing)}")
+    return all(present)
+
+
+def _pack(field: TensorField, values: list[Any], offsets: list[int], num_eigs: int, like: torch.Tensor) -> Any:
+    """The batch tensor of ``field`` from its per-member ``values`` (rule ``field.batch``)."""
+    if not _check_alike(field, values):
+        return None
+    rule = field.batch
+    if rule == "cat":
+        return torch.cat(values)
+    if rule == "vertex_index":
+        parts = [v + o for v, o in zip(values, offsets) if v is not None]
+        if parts:
+            return torch.cat(parts)
+        return torch.zeros((0,) + tuple(field.shape[1:]), dtype=torch.int64, device=like.device)
+    if rule == "block_diag":
+        return _block_diag(values)
+    if rule == "eigen_values":
+        out = like.new_zeros(len(values), num_eigs)
+        for b, v in enumerate(values):
+            out[b, : v.shape[0]] = v
+        return out
+    if rule == "eigen_vectors":
+        return torch.cat([torch.nn.functional.pad(v, (0, num_eigs - v.shape[1])) for v in values])
+    raise AssertionError(f"unknown batch rule {rule!r} of {field.name}")  # the registry's Literal
+
+
+class _MeshBatchMethods:
+    """Methods of :class:`MeshBatch` (its fields come from the operator registry)."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -120,72 +119,31 @@ class MeshBatch:
         Raises
         ------
         GeodesicNetsError
-            On an empty list, or members whose patches (or anisotropic patch kernels) are present
-            for some and not others.
+            On an empty list, or members whose optional operators (patches, anisotropic patch
+            kernels) are present for some and not others, or differ in width.
         """
         if len(members) == 0:
             raise GeodesicNetsError("cannot build a MeshBatch from no surfaces")
-        ts: list[OperatorTensors] = [
-            m.to(device, dtype) if isinstance(m, SurfaceOperators) else m.to(device, dtype) for m in members
-        ]
+        ts: list[OperatorTensors] = [m.to(device, dtype) for m in members]
         dev = ts[0].verts.device
-        has_patches = [t.patch_center is not None for t in ts]
-        if any(has_patches) and not all(has_patches):
-            raise GeodesicNetsError("either every member of a batch has geodesic patches or none has")
-        kernel_widths = {None if t.patch_kernels is None else int(t.patch_kernels.shape[1]) for t in ts}
-        if len(kernel_widths) > 1:
-            raise GeodesicNetsError(
-                f"members of a batch must all have the same anisotropic patch kernels or none, got widths {kernel_widths}"
-            )
         nv = torch.tensor([t.num_verts for t in ts], dtype=torch.int64, device=dev)
         first = torch.cumsum(nv, 0) - nv
-        offs = first.tolist()
-        B = len(ts)
-        K = max(int(t.evals.shape[0]) for t in ts)
-        ftype = ts[0].verts.dtype
-        evals = torch.zeros(B, K, dtype=ftype, device=dev)
-        eig_mask = torch.zeros(B, K, dtype=torch.bool, device=dev)
-        evecs = []
-        for b, t in enumerate(ts):
-            k = t.evals.shape[0]
-            evals[b, :k] = t.evals
-            eig_mask[b, :k] = True
-            evecs.append(torch.nn.functional.pad(t.evecs, (0, K - k)))
-        faces = [t.faces + o for t, o in zip(ts, offs) if t.faces is not None]
-        face_counts = [0 if t.faces is None else t.faces.shape[0] for t in ts]
-        cat = torch.cat
-        kwargs: dict[str, Any] = {}
-        if all(has_patches):
-            kwargs = dict(
-                patch_center=cat([t.patch_center + o for t, o in zip(ts, offs)]),
-                patch_neighbor=cat([t.patch_neighbor + o for t, o in zip(ts, offs)]),
-                patch_rho=cat([t.patch_rho for t in ts]),
-                patch_theta=cat([t.patch_theta for t in ts]),
-                patch_kernels=None if ts[0].patch_kernels is None else cat([t.patch_kernels for t in ts]),
-            )
+        offsets = first.tolist()
+        num_eigs = max(int(t.evals.shape[0]) for t in ts)
+        mesh_ids = torch.arange(len(ts), device=dev)
+        face_counts = torch.tensor([0 if t.faces is None else t.faces.shape[0] for t in ts], device=dev)
+        eig_counts = torch.tensor([int(t.evals.shape[0]) for t in ts], device=dev)
+        packed = {
+            f.name: _pack(f, [getattr(t, f.name) for t in ts], offsets, num_eigs, ts[0].verts)
+            for f in TENSOR_FIELDS
+        }
         return cls(
-            verts=cat([t.verts for t in ts]),
             num_verts=nv,
             mesh_first_vert=first,
-            vert_to_mesh=torch.repeat_interleave(torch.arange(B, device=dev), nv),
-            faces=cat(faces) if faces else torch.zeros(0, 3, dtype=torch.int64, device=dev),
-            face_to_mesh=torch.repeat_interleave(torch.arange(B, device=dev), torch.tensor(face_counts, device=dev)),
-            mass=cat([t.mass for t in ts]),
-            laplacian=_block_diag([t.laplacian for t in ts]),
-            gradient_x=_block_diag([t.gradient_x for t in ts]),
-            gradient_y=_block_diag([t.gradient_y for t in ts]),
-            evals=evals,
-            eig_mask=eig_mask,
-            evecs=cat(evecs),
-            normals=cat([t.normals for t in ts]),
-            basis_x=cat([t.basis_x for t in ts]),
-            basis_y=cat([t.basis_y for t in ts]),
-            edge_src=cat([t.edge_src + o for t, o in zip(ts, offs)]),
-            edge_dst=cat([t.edge_dst + o for t, o in zip(ts, offs)]),
-            transport=cat([t.transport for t in ts]),
-            edge_angle=cat([t.edge_angle for t in ts]),
-            edge_length=cat([t.edge_length for t in ts]),
-            **kwargs,
+            vert_to_mesh=torch.repeat_interleave(mesh_ids, nv),
+            face_to_mesh=torch.repeat_interleave(mesh_ids, face_counts),
+            eig_mask=torch.arange(num_eigs, device=dev)[None, :] < eig_counts[:, None],
+            **packed,
         )
 
     # ------------------------------------------------------------------ properties
@@ -275,6 +233,32 @@ class MeshBatch:
     def split(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Per-member views of per-vertex features: B tensors of shape (V_b, ...)."""
         return torch.split(x, self.num_verts.tolist())
+
+
+def _mesh_batch_class() -> type:
+    required = [(name, Any) for name, _ in BATCH_ONLY_FIELDS]
+    required += [(f.name, Any) for f in TENSOR_FIELDS if f.missing != "none"]
+    optional = [(f.name, Any, dataclasses.field(default=None)) for f in TENSOR_FIELDS if f.missing == "none"]
+    lines = [
+        "B surfaces (meshes and point clouds) packed together (fields from the operator registry).",
+        "",
+        "With V, F, E, P the totals over the batch and K the largest number of eigenpairs:",
+        "",
+        "Attributes",
+        "----------",
+    ]
+    lines += [f"{name} : {doc}" for name, doc in BATCH_ONLY_FIELDS]
+    for f in TENSOR_FIELDS:
+        kind = {"float": "Tensor", "index": "Tensor, int64", "sparse": "sparse Tensor"}[f.dtype]
+        none = ", or None" if f.missing == "none" else ""
+        lines.append(f"{f.name} : {kind}, shape {f.shape_text(batched=True)}{_RULE_DOCS[f.batch]}{none}")
+    return dataclasses.make_dataclass(
+        "MeshBatch", required + optional, bases=(_MeshBatchMethods,), frozen=True, eq=False,
+        namespace={"__doc__": "\n".join(lines), "__module__": __name__},
+    )
+
+
+MeshBatch = _mesh_batch_class()
 
 
 def collate(items: Sequence[Any]) -> Any:

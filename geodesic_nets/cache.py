@@ -1,43 +1,41 @@
-"""Opt-in disk cache of :class:`~geodesic_nets.operators.SurfaceOperators`.
+"""A tamper-evident directory of named arrays: the storage under the operator cache.
 
-One ``.npz`` file per (geometry, settings, format version), named by the SHA-256 of the three.
-Writes are atomic (a temporary file in the same directory, fsync, then ``os.replace``), so a
-killed process never leaves a half-written entry under the final name. Every entry carries a
-SHA-256 checksum of all its arrays (names, dtypes, shapes and bytes), verified on load: a corrupt,
-truncated, foreign or altered entry (even one rewritten as a valid ``.npz`` with other values)
-is detected, logged, and recomputed; an entry without a checksum (an older writer) is
+The cache knows nothing of what it stores: :meth:`ArrayCache.get_or_compute` takes a key, a
+function that computes the value on a miss, and the two functions that turn the value into a dict
+of numpy arrays and back (:class:`~geodesic_nets.operators.OperatorCache` supplies them for
+operator bundles).
+
+One ``.npz`` file per key. Writes are atomic (a temporary file in the same directory, fsync, then
+``os.replace``), so a killed process never leaves a half-written entry under the final name, and
+two processes computing the same entry both leave a whole one. Every entry carries a SHA-256
+checksum of all its arrays (names, dtypes, shapes and bytes) and its own key, verified on load: a
+corrupt, truncated, foreign or altered entry (even one rewritten as a valid ``.npz`` with other
+values) is detected, logged, and recomputed; an entry without a checksum (an older writer) is
 recomputed too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import CacheError
-from .geometry.connection import Connection
-from .geometry.frames import TangentFrames
-from .geometry.patches import GeodesicPatches
-from .settings import OperatorSettings
-from .surface import Surface
 
-__all__ = ["OperatorCache", "default_cache_dir", "CACHE_FORMAT_VERSION"]
+__all__ = ["ArrayCache", "default_cache_dir", "array_checksum"]
 
 log = logging.getLogger(__name__)
 
-#: Bump when the meaning or layout of a cached operator changes; old entries are then ignored.
-CACHE_FORMAT_VERSION = 2
+T = TypeVar("T")
 
-_SPARSE = ("laplacian", "gradient")
-_DENSE = ("verts", "mass", "evals", "evecs")
+#: What a decode function may raise on an entry that is not what it should be.
+_BAD_ENTRY = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile, CacheError)
 
 
 def default_cache_dir() -> Path:
@@ -47,7 +45,7 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("geodesic_nets")) / "operators"
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
+def array_checksum(arrays: dict[str, np.ndarray]) -> str:
     """SHA-256 of every array but ``checksum``: name, dtype, shape and bytes, in name order."""
     h = hashlib.sha256()
     for name in sorted(arrays):
@@ -59,75 +57,8 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _to_arrays(ops) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {name: np.asarray(getattr(ops, name)) for name in _DENSE}
-    out["faces"] = np.zeros((0, 3), np.int64) if ops.faces is None else ops.faces
-    out["is_point_cloud"] = np.array(ops.faces is None)
-    for name in _SPARSE:
-        m = getattr(ops, name).tocsr()
-        out[f"{name}.data"], out[f"{name}.indices"] = m.data, m.indices
-        out[f"{name}.indptr"], out[f"{name}.shape"] = m.indptr, np.asarray(m.shape)
-    out["has_patches"] = np.array(ops.patches is not None)
-    if ops.patch_kernels is not None:
-        out["patch_kernels"] = ops.patch_kernels
-    for group in ("frames", "connection", "patches"):
-        obj = getattr(ops, group)
-        if obj is None:
-            continue
-        for f in dataclasses.fields(obj):
-            out[f"{group}.{f.name}"] = np.asarray(getattr(obj, f.name))
-    out["timings.names"] = np.array(list(ops.timings.keys()), dtype=str)
-    out["timings.values"] = np.array(list(ops.timings.values()), dtype=np.float64)
-    return out
-
-
-def _from_arrays(a, settings: OperatorSettings):
-    from .operators import SurfaceOperators
-
-    def sparse(name: str) -> sp.csr_matrix:
-        shape = tuple(int(s) for s in a[f"{name}.shape"])
-        return sp.csr_matrix((a[f"{name}.data"], a[f"{name}.indices"], a[f"{name}.indptr"]), shape=shape)
-
-    def group(cls, prefix: str):
-        return cls(**{f.name: a[f"{prefix}.{f.name}"] for f in dataclasses.fields(cls)})
-
-    ops = SurfaceOperators(
-        verts=a["verts"],
-        faces=None if bool(a["is_point_cloud"]) else a["faces"],
-        mass=a["mass"],
-        laplacian=sparse("laplacian"),
-        evals=a["evals"],
-        evecs=a["evecs"],
-        gradient=sparse("gradient"),
-        frames=group(TangentFrames, "frames"),
-        connection=group(Connection, "connection"),
-        settings=settings,
-        patches=group(GeodesicPatches, "patches") if bool(a["has_patches"]) else None,
-        patch_kernels=a["patch_kernels"] if "patch_kernels" in a else None,
-        timings=dict(zip(a["timings.names"].tolist(), a["timings.values"].tolist())),
-    )
-    v = ops.num_verts
-    consistent = (
-        ops.mass.shape == (v,)
-        and ops.evecs.shape == (v, ops.evals.shape[0])
-        and ops.laplacian.shape == (v, v)
-        and ops.gradient.shape == (v, v)
-        and ops.frames.normals.shape == (v, 3)
-        and np.isfinite(ops.evecs).all()
-        and (settings.patch_size == 0) == (ops.patches is None)
-        and (settings.anisotropic is None) == (ops.patch_kernels is None)
-        and (
-            ops.patch_kernels is None
-            or ops.patch_kernels.shape == (len(ops.patches), settings.anisotropic.num_kernels)
-        )
-    )
-    if not consistent:
-        raise ValueError("inconsistent shapes in cached operators")
-    return ops
-
-
-class OperatorCache:
-    """A directory of cached operator bundles.
+class ArrayCache:
+    """A directory of checksummed ``.npz`` entries, one per key.
 
     Parameters
     ----------
@@ -149,46 +80,39 @@ class OperatorCache:
         if not self.directory.is_dir():
             raise CacheError(f"cache path {self.directory} is not a directory")
 
-    def key(self, surface: Surface, settings: OperatorSettings) -> str:
-        """Hex SHA-256 of the exact geometry, the settings and the cache format version."""
-        h = hashlib.sha256()
-        h.update(f"geodesic_nets-operators-v{CACHE_FORMAT_VERSION}\n".encode())
-        h.update(surface.geometry_hash().encode())
-        h.update(settings.to_json().encode())
-        return h.hexdigest()
+    def entry_path(self, key: str) -> Path:
+        """Where the entry of ``key`` (a file-name-safe string, e.g. a hex digest) lives."""
+        return self.directory / f"{key}.npz"
 
-    def path(self, surface: Surface, settings: OperatorSettings) -> Path:
-        return self.directory / f"{self.key(surface, settings)}.npz"
+    def read(self, key: str, decode: Callable[[dict[str, np.ndarray]], T]) -> T | None:
+        """The decoded entry of ``key``, or ``None`` when absent or bad (a bad entry is logged).
 
-    def load(self, surface: Surface, settings: OperatorSettings):
-        """The cached bundle, or ``None`` when absent or unreadable (a bad entry is logged)."""
-        path = self.path(surface, settings)
+        ``decode`` raising ``ValueError``, ``KeyError``, ``TypeError`` or ``CacheError`` marks the
+        entry bad too.
+        """
+        path = self.entry_path(key)
         if not path.exists():
             return None
         try:
             with np.load(path, allow_pickle=False) as a:
                 arrays = {k: a[k] for k in a.files}
             if "checksum" not in arrays:
-                raise ValueError("entry has no checksum (written by an older version)")
-            if str(arrays["checksum"]) != _checksum(arrays):
-                raise ValueError("checksum mismatch: the entry was altered after it was written")
-            if str(arrays["key"]) != path.stem:
-                raise ValueError("entry belongs to another key")
-            ops = _from_arrays(arrays, settings)
-            if not np.array_equal(ops.verts, surface.verts):
-                raise ValueError("cached vertices differ from the surface")
-            return ops
-        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile) as exc:
+                raise CacheError("entry has no checksum (written by an older version)")
+            if str(arrays["checksum"]) != array_checksum(arrays):
+                raise CacheError("checksum mismatch: the entry was altered after it was written")
+            if str(arrays.get("key")) != key:
+                raise CacheError("entry belongs to another key")
+            return decode(arrays)
+        except _BAD_ENTRY as exc:
             log.warning("ignoring unreadable cache entry %s (%s); recomputing", path, exc)
             return None
 
-    def store(self, surface: Surface, settings: OperatorSettings, ops) -> Path:
-        """Write ``ops`` atomically; returns the final path."""
-        path = self.path(surface, settings)
-        arrays = _to_arrays(ops)
-        arrays["key"] = np.array(path.stem)
-        arrays["checksum"] = np.array(_checksum(arrays))
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem[:16]}.", suffix=".tmp")
+    def write(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
+        """Write ``arrays`` (plus the key and their checksum) atomically; returns the final path."""
+        path = self.entry_path(key)
+        arrays = dict(arrays, key=np.array(key))
+        arrays["checksum"] = np.array(array_checksum(arrays))
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **arrays)
@@ -203,16 +127,24 @@ class OperatorCache:
             raise
         return path
 
-    def get_or_compute(self, surface: Surface, settings: OperatorSettings):
-        """Load the bundle for ``(surface, settings)``, computing and storing it on a miss."""
-        from .operators import _compute
+    def get_or_compute(
+        self,
+        key: str,
+        compute: Callable[[], T],
+        *,
+        encode: Callable[[T], dict[str, np.ndarray]],
+        decode: Callable[[dict[str, np.ndarray]], T],
+    ) -> T:
+        """The entry of ``key``; on a miss (or a bad entry) ``compute()``, stored, then returned.
 
-        ops = self.load(surface, settings)
-        if ops is not None:
-            return ops
-        ops = _compute(surface, settings)
+        A failed write is logged and the computed value returned all the same.
+        """
+        value = self.read(key, decode)
+        if value is not None:
+            return value
+        value = compute()
         try:
-            self.store(surface, settings, ops)
+            self.write(key, encode(value))
         except OSError as exc:
-            log.warning("could not write cache entry for %s: %s", surface, exc)
-        return ops
+            log.warning("could not write cache entry %s: %s", key, exc)
+        return value

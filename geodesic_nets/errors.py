@@ -13,6 +13,7 @@ __all__ = [
     "InvalidSurfaceError",
     "GeometryError",
     "CacheError",
+    "ArgumentError",
 ]
 
 
@@ -42,3 +43,10 @@ class GeometryError(GeodesicNetsError):
 
 class CacheError(GeodesicNetsError):
     """The operator cache directory cannot be used."""
+
+
+class ArgumentError(GeodesicNetsError, ValueError):
+    """A function or option was given an argument it cannot take (wrong value, type or shape).
+
+    Also a ``ValueError``, so callers that catch ``ValueError`` keep working.
+    """

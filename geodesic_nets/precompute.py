@@ -41,7 +41,7 @@ def limit_to_one_thread() -> None:
 
 
 def _work(path: str, settings: OperatorSettings, cache_dir: str, normalize: bool) -> PrecomputeResult:
-    from .cache import OperatorCache
+    from .operators import OperatorCache
     from .io import load
     from .io import normalize as normalized
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from geodesic_nets import primitives
-from geodesic_nets.cache import OperatorCache
+from geodesic_nets import OperatorCache
 from geodesic_nets.cli import main
 from geodesic_nets.io import load, save
 from geodesic_nets.settings import OperatorSettings

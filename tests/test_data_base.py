@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-import geodesic_nets.operators as operators_module
+import geodesic_nets.operators.compute as operators_compute
 from geodesic_nets import OperatorSettings, Surface, primitives
 from geodesic_nets.data import (
     DATASETS,
@@ -110,7 +110,7 @@ def test_cache_second_load_reads_the_cache(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("operators recomputed instead of read from the cache")
 
-    monkeypatch.setattr(operators_module, "_compute", boom)
+    monkeypatch.setattr(operators_compute, "_run_stages", boom)
     second = prepare_samples(shapes, settings=SETTINGS, cache_dir=tmp_path, progress=False)
     assert [ps.info["cache_hit"] for ps in second] == [True, True]
     for a, b in zip(first, second):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from geodesic_nets import CacheError, GeometryError, Surface, primitives
-from geodesic_nets.cache import OperatorCache
+from geodesic_nets import OperatorCache
 from geodesic_nets.operators import compute_operators
 from geodesic_nets.settings import OperatorSettings
 
@@ -127,11 +127,11 @@ def test_cache_round_trip_and_key(tmp_path, blob, blob_ops):
 
 
 def test_cache_hit_skips_computation(tmp_path, blob, monkeypatch):
-    import geodesic_nets.operators as operators
+    import geodesic_nets.operators.compute as operators_compute
 
     calls = []
-    real = operators._compute
-    monkeypatch.setattr(operators, "_compute", lambda s, st: calls.append(1) or real(s, st))
+    real = operators_compute._run_stages
+    monkeypatch.setattr(operators_compute, "_run_stages", lambda s, st: calls.append(1) or real(s, st))
     a = compute_operators(blob, k_eig=6, cache=tmp_path)
     b = compute_operators(blob, k_eig=6, cache=tmp_path)
     assert len(calls) == 1

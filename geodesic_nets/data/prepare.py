@@ -92,7 +92,7 @@ def _prepare_one(
     normalize: bool,
 ) -> _Done:
     """Load (if a path), normalize and compute operators of one input; never raises."""
-    from ..cache import OperatorCache
+    from ..operators import OperatorCache
     from ..io import load
     from ..operators import compute_operators
 
@@ -212,7 +212,7 @@ def prepare_samples(
             raise TypeError(f"item {i} must be a Surface or a path, got {type(it).__name__}")
     cache = None if cache_dir is None else os.fspath(Path(cache_dir))
     if cache is not None:
-        from ..cache import OperatorCache
+        from ..operators import OperatorCache
 
         OperatorCache(cache)  # CacheError here, not in every worker
 
