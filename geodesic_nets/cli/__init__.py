@@ -2,7 +2,9 @@
 
 One module per group of sub-commands, each with a ``register(subparsers)`` function:
 :mod:`.geometry` (info, precompute), :mod:`.train` (train, evaluate, predict),
-:mod:`.show` (show), :mod:`.show_run` (show RUN_DIR --features, show-map), :mod:`.demo`.
+:mod:`.show` (show), :mod:`.show_run` (show RUN_DIR --features, show-map), :mod:`.demo`;
+:mod:`.options` holds what the drawing commands share. Imports run one way:
+``show -> show_run -> options``.
 
 Exit status: 0 on success, 1 for bad data or a failed run (:data:`EXIT_FAILURE`), 2 for a usage
 error (:data:`EXIT_USAGE`). ``-v`` (debug logging) goes before or after the sub-command.

@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from .options import VIEWS, check_out, finish, positive_int
+from .show_run import show_features
+
 __all__ = ["register", "parse_scalar", "scalar_fields"]
 
 _SCALARS = ("hks", "geodesic:VERTEX", "eigen:K", "curvature", "gaussian", "mean")
@@ -87,14 +90,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from .. import viz
     from ..io import load
 
-    if args.out is None and not viz.has_display():
-        raise ValueError("there is no display to open a window on (DISPLAY is not set): "
-                         "pass --out FILE.png to write a picture instead")
-    if args.out is not None and not str(args.out).lower().endswith(".png"):
-        raise ValueError(f"--out must name a .png file, got {args.out!r}")
+    check_out(args.out)
     if len(args.inputs) == 2 or args.features:
-        from .show_run import show_features
-
         if len(args.inputs) != 2 or not args.features:
             raise ValueError("a trained model's features are drawn with: show RUN_DIR FILE --features")
         return show_features(args, *args.inputs)
@@ -123,21 +120,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
             out = viz.plot_geodesic(surface, vals, source=args.scalar[1], cmap=cmap, title=title, **common)
         else:
             out = viz.plot_scalars(surface, fields, cmap=cmap, clim=opts.get("clim"), title=title, **common)
-    if args.out is None:
-        out.show(title=f"geodesic-nets show {args.file}")
-    else:
-        print(f"wrote {out}")
-    return 0
-
-
-def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer number of pixels, got {text!r}")
-    return value
+    return finish(out, args.out, f"geodesic-nets show {args.file}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -160,12 +143,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="hks (3 diffusion times), geodesic:VERTEX (distance from a vertex), eigen:K "
                       "(K-th Laplace eigenfunction, 0 = constant), curvature (Gaussian and mean), gaussian, mean")
     show.add_argument("--frames", action="store_true", help="draw the vertex frames (x red, y green)")
-    show.add_argument("--max-frames", type=_size, default=600, help="frames drawn at most (spread evenly)")
+    show.add_argument("--max-frames", type=positive_int, default=600, help="frames drawn at most (spread evenly)")
     show.add_argument("--out", default=None, metavar="PNG", help="write this PNG instead of opening a window")
-    show.add_argument("--size", type=_size, nargs=2, default=None, metavar=("W", "H"),
+    show.add_argument("--size", type=positive_int, nargs=2, default=None, metavar=("W", "H"),
                       help="picture size in pixels (default 500 x 420 per view)")
-    show.add_argument("--view", choices=["iso", "xy", "xz", "yz", "-xy", "-xz", "-yz"], default="iso",
+    show.add_argument("--view", choices=VIEWS, default="iso",
                       help="camera direction")
     show.add_argument("--cmap", default=None, help="colour map name (default depends on the field)")
-    show.add_argument("--k-eig", type=_size, default=48, help="eigenpairs computed for hks and eigen:K")
+    show.add_argument("--k-eig", type=positive_int, default=48, help="eigenpairs computed for hks and eigen:K")
     show.set_defaults(func=_cmd_show)

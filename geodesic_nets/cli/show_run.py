@@ -5,25 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .options import VIEWS, check_out, finish, positive_int
+
 __all__ = ["register", "show_features"]
-
-
-def _check_out(out: str | None) -> None:
-    from .. import viz
-
-    if out is None and not viz.has_display():
-        raise ValueError("there is no display to open a window on (DISPLAY is not set): "
-                         "pass --out FILE.png to write a picture instead")
-    if out is not None and not str(out).lower().endswith(".png"):
-        raise ValueError(f"--out must name a .png file, got {out!r}")
-
-
-def _finish(result, out: str | None, title: str) -> int:
-    if out is None:
-        result.show(title=title)
-    else:
-        print(f"wrote {result}")
-    return 0
 
 
 def show_features(args: argparse.Namespace, run_dir: str, file: str) -> int:
@@ -32,7 +16,7 @@ def show_features(args: argparse.Namespace, run_dir: str, file: str) -> int:
     from ..io import load
     from ..tasks.runner import load_run
 
-    _check_out(args.out)
+    check_out(args.out)
     run = load_run(run_dir, checkpoint=args.checkpoint, device="cpu")
     surface = load(file)
     (sample,) = run.samples([file])
@@ -43,7 +27,7 @@ def show_features(args: argparse.Namespace, run_dir: str, file: str) -> int:
         raise ValueError(f"channels {bad} out of range: the model has {feats.shape[1]} feature channels")
     result = viz.plot_features(surface, feats, channels=channels, window_size=args.size, screenshot=args.out,
                                view=args.view, title=f"{Path(run_dir).name}: {surface.name or Path(file).stem}")
-    return _finish(result, args.out, f"geodesic-nets show {run_dir} {file} --features")
+    return finish(result, args.out, f"geodesic-nets show {run_dir} {file} --features")
 
 
 def _cmd_show_map(args: argparse.Namespace) -> int:
@@ -51,7 +35,7 @@ def _cmd_show_map(args: argparse.Namespace) -> int:
     from ..io import load
     from ..tasks.runner import load_run
 
-    _check_out(args.out)
+    check_out(args.out)
     run = load_run(args.run_dir, checkpoint=args.checkpoint, device="cpu")
     source, target = load(args.source), load(args.target)
     src, tgt = run.samples([args.source, args.target])
@@ -59,13 +43,11 @@ def _cmd_show_map(args: argparse.Namespace) -> int:
     result = viz.plot_correspondence(source, target, p2p, pattern=args.pattern, window_size=args.size,
                                      screenshot=args.out, view=args.view,
                                      titles=(Path(args.source).stem, Path(args.target).stem))
-    return _finish(result, args.out, f"geodesic-nets show-map {args.run_dir}")
+    return finish(result, args.out, f"geodesic-nets show-map {args.run_dir}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``show-map`` to ``sub`` (``show RUN_DIR FILE --features`` is parsed by ``show``)."""
-    from .show import _size
-
     m = sub.add_parser("show-map", help="draw the correspondence a trained model predicts between two files",
                        description="Colour the source with a pattern and carry it to the target through the "
                        "point map the model of RUN_DIR predicts (needs the [viz] extra).")
@@ -75,6 +57,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--pattern", choices=["xyz", "checker"], default="xyz", help="colouring carried by the map")
     m.add_argument("--checkpoint", choices=["last", "best"], default="last", help="which checkpoint of the run")
     m.add_argument("--out", default=None, metavar="PNG", help="write a PNG instead of opening a window")
-    m.add_argument("--size", type=_size, nargs=2, default=None, metavar=("W", "H"), help="image size in pixels")
-    m.add_argument("--view", choices=["iso", "xy", "xz", "yz", "-xy", "-xz", "-yz"], default="iso", help="camera direction")
+    m.add_argument("--size", type=positive_int, nargs=2, default=None, metavar=("W", "H"), help="image size in pixels")
+    m.add_argument("--view", choices=VIEWS, default="iso", help="camera direction")
     m.set_defaults(func=_cmd_show_map)

@@ -1,0 +1,42 @@
+"""Pieces shared by the drawing commands (:mod:`.show`, :mod:`.show_run`): option types, the
+``--out`` check, and showing or writing the result."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["VIEWS", "positive_int", "check_out", "finish"]
+
+#: camera directions of ``--view``
+VIEWS = ("iso", "xy", "xz", "yz", "-xy", "-xz", "-yz")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer (a number of pixels, frames, eigenpairs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer number of pixels, got {text!r}")
+    return value
+
+
+def check_out(out: str | None) -> None:
+    """``--out`` names a PNG, or there is a display to open a window on (ValueError otherwise)."""
+    from .. import viz
+
+    if out is None and not viz.has_display():
+        raise ValueError("there is no display to open a window on (DISPLAY is not set): "
+                         "pass --out FILE.png to write a picture instead")
+    if out is not None and not str(out).lower().endswith(".png"):
+        raise ValueError(f"--out must name a .png file, got {out!r}")
+
+
+def finish(result, out: str | None, title: str) -> int:
+    """Open the plot's window (no ``--out``) or report the file written; exit status 0."""
+    if out is None:
+        result.show(title=title)
+    else:
+        print(f"wrote {result}")
+    return 0
