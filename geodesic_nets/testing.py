@@ -16,6 +16,7 @@ import torch
 
 from .batch import MeshBatch
 from .errors import GeodesicNetsError
+from .geometry.rotations import random_rotation_matrix
 from .nn.gauge.testing import assert_gauge_equivariant
 from .operators import SurfaceOperators, compute_operators
 from .surface import Surface
@@ -124,12 +125,11 @@ def assert_permutation_equivariant(
 
 
 def random_rotation(seed: int = 0) -> np.ndarray:
-    """A uniformly random rotation matrix (3, 3) with determinant +1."""
-    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
+    """A uniformly random rotation matrix (3, 3) with determinant +1.
+
+    :func:`geodesic_nets.geometry.rotations.random_rotation_matrix` seeded with ``seed``.
+    """
+    return random_rotation_matrix(seed)
 
 
 def assert_rigid_invariant(

@@ -13,6 +13,8 @@ from typing import Literal, get_args
 
 import torch
 
+from ..geometry.rotations import random_rotation_matrix as _random_rotation_matrix
+
 __all__ = ["random_rotation_matrix", "random_rotation", "random_scale", "jitter", "Augment", "RotationMode"]
 
 RotationMode = Literal["none", "so3", "x", "y", "z"]
@@ -34,22 +36,14 @@ def random_rotation_matrix(
 ) -> torch.Tensor:
     """A random rotation, shape (3, 3), on the CPU.
 
-    ``axis="so3"``: uniform (Haar) on SO(3), from a uniformly random unit quaternion (four
-    independent normals, normalized). ``"x"``, ``"y"``, ``"z"``: a uniform angle about that
-    axis.
+    ``axis="so3"``: uniform (Haar) on SO(3), by
+    :func:`geodesic_nets.geometry.rotations.random_rotation_matrix` seeded with one integer drawn
+    from ``generator`` (the global torch generator when None). ``"x"``, ``"y"``, ``"z"``: a
+    uniform angle about that axis.
     """
     if axis == "so3":
-        q = torch.randn(4, generator=generator, dtype=torch.float64)
-        w, x, y, z = (q / q.norm()).tolist()
-        r = torch.tensor(
-            [
-                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-            ],
-            dtype=torch.float64,
-        )
-        return r.to(dtype)
+        seed = int(torch.randint(0, 2**62, (), generator=generator))
+        return torch.from_numpy(_random_rotation_matrix(seed)).to(dtype)
     if axis not in ("x", "y", "z"):
         raise ValueError(f"axis must be one of 'so3', 'x', 'y', 'z', got {axis!r}")
     a = float(torch.rand((), generator=generator, dtype=torch.float64)) * 2 * math.pi

@@ -27,6 +27,7 @@ module                    contents
 ``descriptors``           HKS and WKS
 ``curvature``             angle defect, Gaussian and mean curvature
 ``anisotropic``           principal directions, anisotropic Laplacians, their patch heat kernels
+``rotations``             the package's one uniform random rotation (SO(3))
 ========================  ==============================================================
 """
 
@@ -79,6 +80,7 @@ from .neighbors import knn, knn_edges
 from .sampling import farthest_points
 from .validate import check_mesh_scale, check_point_cloud
 from .patches import GeodesicPatches, geodesic_patches
+from .rotations import random_rotation_matrix
 from .spectral import EigenSolver, eigen_basis
 
 __all__ = [
@@ -151,4 +153,6 @@ __all__ = [
     "log_map",
     "GeodesicPatches",
     "geodesic_patches",
+    # rotations
+    "random_rotation_matrix",
 ]
