@@ -25,7 +25,7 @@ from .operators import OperatorCache, OperatorTensors, SurfaceOperators, compute
 from .settings import AnisotropicSettings, OperatorSettings
 from .surface import Surface
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "ArgumentError",
