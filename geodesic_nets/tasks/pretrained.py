@@ -87,7 +87,7 @@ def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, ch
 
     The weights are stored in float32 with the run's data paths (root, cache) cleared.
     """
-    from .. import __version__
+    from ..version import __version__
     from .records import to_jsonable
 
     run_dir = Path(run_dir)

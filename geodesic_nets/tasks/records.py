@@ -120,7 +120,7 @@ def environment_record() -> dict[str, Any]:
     ``machine``, ``cpu_count``, ``torch_threads``, ``cuda`` (None, or the CUDA version and the
     device names), ``timestamp`` (UTC, ISO 8601).
     """
-    from .. import __version__
+    from ..version import __version__
 
     cuda = None
     if torch.cuda.is_available():
