@@ -16,7 +16,7 @@ a fresh subprocess per implementation runs one forward + backward; "peak MB" is 
 ru_maxrss over its level before that call, i.e. the activations and the autograd graph.
 
 ``ours`` is :class:`geodesic_nets.nn.DiffusionNet`; on the CPU with k_eig <= width its blocks run
-as one tiled autograd function each (``geodesic_nets/nn/diffusion_block.py``). ``reference`` is the
+as one tiled autograd function each (``geodesic_nets/nn/diffusion/block.py``). ``reference`` is the
 same network written the straightforward way (see ``_reference_model``), run under the same
 conditions for a like-for-like ratio on a shared machine.
 """
@@ -105,7 +105,7 @@ def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str]):
 
     from geodesic_nets import compute_operators
     from geodesic_nets.batch import MeshBatch
-    from geodesic_nets.nn.diffusion_net import DiffusionNet
+    from geodesic_nets.nn.diffusion import DiffusionNet
 
     torch.set_num_threads(1)
     ops = [compute_operators(s, k_eig=k_eig, cache=cache) for s in _surfaces(spec)]

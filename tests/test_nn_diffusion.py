@@ -12,23 +12,23 @@ import torch
 from geodesic_nets import compute_operators, primitives
 from geodesic_nets.batch import MeshBatch
 from geodesic_nets.geometry import hks
-from geodesic_nets.nn.diffusion import (
-    ImplicitSystem,
-    LearnedDiffusion,
-    SpectralBasis,
-    implicit_diffusion,
-    spectral_diffusion,
-)
-from geodesic_nets.nn.diffusion_block import BlockOperators, spectral_block
-from geodesic_nets.nn.diffusion_net import DiffusionNet, DiffusionNetBlock
-from geodesic_nets.nn import gradient_features as gradient_features_module
-from geodesic_nets.nn.gradient_features import (
+from geodesic_nets.nn.diffusion import gradient_features as gradient_features_module
+from geodesic_nets.nn.diffusion.block import BlockOperators, spectral_block
+from geodesic_nets.nn.diffusion.gradient_features import (
     SpatialGradientFeatures,
     batch_feature_operator,
     gradient_feature_operator,
     gradient_features,
     stacked_gradient,
 )
+from geodesic_nets.nn.diffusion.learned import (
+    ImplicitSystem,
+    LearnedDiffusion,
+    SpectralBasis,
+    implicit_diffusion,
+    spectral_diffusion,
+)
+from geodesic_nets.nn.diffusion.network import DiffusionNet, DiffusionNetBlock
 from geodesic_nets.nn.mlp import MLP, KeepMaskStream, dropout_keep_mask, relu_dropout
 from geodesic_nets.nn.pooling import GlobalPool, global_max_pool, global_mean_pool, vertices_to_faces
 from geodesic_nets.testing import assert_batch_consistent, assert_permutation_equivariant, assert_rigid_invariant

@@ -7,10 +7,8 @@ Every layer takes ``forward(x, batch)`` with ``x : Tensor, shape (V, C_in)`` and
 =====================  ===================================================================
 subpackage / module    contents
 =====================  ===================================================================
-``diffusion_net``      DiffusionNet: learned diffusion, gradient features, MLP blocks
-``diffusion``          learned per-channel diffusion (spectral or implicit)
-``diffusion_block``    the fused, tiled CPU form of a DiffusionNet block (custom backward)
-``gradient_features``  gauge-invariant spatial gradient features
+``diffusion``          DiffusionNet: learned diffusion (spectral or implicit), gradient
+                       features, its blocks (the fused, tiled CPU form with a custom backward)
 ``mlp``, ``pooling``   per-vertex MLP; mass-weighted global pooling, vertices to faces
 ``sparse``             CSR sparse products with a transposed backward
 ``gauge``              GEM-CNN style gauge-equivariant convolutions on SO(2) irreps
@@ -18,17 +16,23 @@ subpackage / module    contents
 =====================  ===================================================================
 """
 
-from . import gauge, patch
-from .diffusion import LearnedDiffusion, implicit_diffusion, spectral_diffusion
-from .diffusion_net import DiffusionNet, DiffusionNetBlock
+from . import diffusion, gauge, patch
+from .diffusion import (
+    DiffusionNet,
+    DiffusionNetBlock,
+    LearnedDiffusion,
+    SpatialGradientFeatures,
+    implicit_diffusion,
+    spectral_diffusion,
+)
 from .gauge import FieldType, GaugeConv, GaugeEquivariantNet, GaugeInvariantPool, NormNonlinearity, RegularNonlinearity
-from .gradient_features import SpatialGradientFeatures
 from .mlp import MLP
 from .patch import ACNNConv, GCNNConv, MoNetConv, PatchNet
 from .pooling import GlobalPool, global_max_pool, global_mean_pool, vertices_to_faces
 from .sparse import CsrOperator, csr_matmul
 
 __all__ = [
+    "diffusion",
     "gauge",
     "patch",
     "LearnedDiffusion",

@@ -22,8 +22,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..batch import MeshBatch
-from .sparse import CsrOperator
+from ...batch import MeshBatch
+from ..sparse import CsrOperator
 
 __all__ = [
     "SpectralBasis",

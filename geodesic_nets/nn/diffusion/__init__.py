@@ -1,0 +1,42 @@
+"""DiffusionNet (Sharp et al. 2022) and its parts: learned diffusion, gradient features, blocks.
+
+``geodesic_nets.nn.diffusion`` was a module holding the learned diffusion; it is now this
+subpackage and still exposes those names (and the network's).
+
+=====================  ===================================================================
+module                 contents
+=====================  ===================================================================
+``learned``            learned per-channel diffusion (spectral or implicit)
+``gradient_features``  gauge-invariant spatial gradient features
+``block``              the fused, tiled CPU form of a DiffusionNet block (custom backward)
+``network``            DiffusionNetBlock and DiffusionNet, assembled from the above
+=====================  ===================================================================
+"""
+
+from .block import BlockOperators, spectral_block
+from .gradient_features import SpatialGradientFeatures
+from .learned import (
+    DiffusionMethod,
+    ImplicitSystem,
+    LearnedDiffusion,
+    SpectralBasis,
+    implicit_diffusion,
+    spectral_diffusion,
+)
+from .network import DiffusionNet, DiffusionNetBlock
+
+__all__ = [
+    # learned (the names of the former module geodesic_nets.nn.diffusion)
+    "SpectralBasis",
+    "ImplicitSystem",
+    "spectral_diffusion",
+    "implicit_diffusion",
+    "LearnedDiffusion",
+    "DiffusionMethod",
+    # gradient features, blocks, network (the function gradient_features is in its module)
+    "SpatialGradientFeatures",
+    "BlockOperators",
+    "spectral_block",
+    "DiffusionNetBlock",
+    "DiffusionNet",
+]
