@@ -1,4 +1,16 @@
-"""Precompute operator bundles of many files into a cache, in parallel processes."""
+"""One pipeline for the operators of many shapes: load, normalize, compute or read from a cache,
+in parallel single-threaded processes.
+
+:func:`run_pipeline` is the pipeline; it has two callers:
+
+* :func:`precompute_files` (``geodesic-nets precompute``) fills a cache; a bad file is reported
+  in its :class:`PrecomputeResult` and the others finish.
+* :func:`geodesic_nets.data.prepare_samples`, which every dataset goes through, takes the
+  operators back and raises on (or skips) a bad input.
+
+Every input gives one :class:`ShapeOutcome`, a success or a :class:`ShapeFailure` saying what
+kind of failure it was; each caller words the failures its own way.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +18,32 @@ import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable, Literal, Sequence, Union
+
+import numpy as np
 
 from .errors import GeodesicNetsError
 from .settings import OperatorSettings
+from .surface import Surface
 
-__all__ = ["PrecomputeResult", "precompute_files", "limit_to_one_thread"]
+__all__ = [
+    "PrecomputeResult",
+    "precompute_files",
+    "limit_to_one_thread",
+    "ShapeFailure",
+    "ShapeOutcome",
+    "run_pipeline",
+]
 
 log = logging.getLogger(__name__)
+
+SurfaceOrPath = Union[Surface, str, "os.PathLike[str]"]
+
+#: failures inside a numerical library: reported for the one input, the others go on
+_UNEXPECTED = (MemoryError, ArithmeticError, ValueError, RuntimeError, OSError, IndexError)
 
 
 @dataclass(frozen=True)
@@ -26,6 +54,40 @@ class PrecomputeResult:
     num_verts: int
     seconds: float
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class ShapeFailure:
+    """Why one input failed.
+
+    ``kind``: ``"error"``, a :class:`~geodesic_nets.GeodesicNetsError` (``type_name`` is its
+    class); ``"unexpected"``, one of the numerical library's exceptions (MemoryError,
+    ArithmeticError, ValueError, RuntimeError, OSError, IndexError); ``"worker"``, the worker
+    process failed (``exc`` holds what the pool raised here, e.g. a ``BrokenProcessPool``).
+    """
+
+    kind: Literal["error", "unexpected", "worker"]
+    type_name: str
+    message: str
+    exc: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class ShapeOutcome:
+    """What the pipeline gives for the input at ``index``: a success or a ``failure``.
+
+    ``what`` names the input (its path, or the surface's name) for messages. ``surface`` and
+    ``operators`` are None on failure and when the operators were not asked back; ``info`` is
+    the record described in :class:`geodesic_nets.data.PreparedShape`.
+    """
+
+    index: int
+    what: str
+    seconds: float
+    surface: Surface | None = None
+    operators: Any = None  # SurfaceOperators
+    info: dict[str, Any] | None = None
+    failure: ShapeFailure | None = None
 
 
 def limit_to_one_thread() -> None:
@@ -40,23 +102,125 @@ def limit_to_one_thread() -> None:
         pass
 
 
-def _work(path: str, settings: OperatorSettings, cache_dir: str, normalize: bool) -> PrecomputeResult:
-    from .operators import OperatorCache
-    from .io import load
-    from .io import normalize as normalized
+def _one_thread_worker() -> None:
+    import torch
 
+    limit_to_one_thread()
+    torch.set_num_threads(1)
+
+
+def describe(item: SurfaceOrPath, index: int) -> str:
+    """How messages name an input: its path, or the surface's name (``surface #index`` without one)."""
+    if isinstance(item, Surface):
+        return item.name or f"surface #{index}"
+    return str(item)
+
+
+def _process_one(
+    index: int, item: SurfaceOrPath, settings: OperatorSettings, cache_dir: str | None, normalize: bool,
+    return_operators: bool,
+) -> ShapeOutcome:
+    """Load (if a path), normalize and compute or read the operators of one input; never raises
+    for a bad input (the failure is in the outcome)."""
+    what = describe(item, index)
     t0 = time.perf_counter()
     try:
-        surface = load(path)
-        if normalize:
-            surface = normalized(surface, center="auto", scale="auto").surface
-        OperatorCache(cache_dir).get_or_compute(surface, settings)
-        return PrecomputeResult(path, surface.num_verts, time.perf_counter() - t0)
+        surface, ops, info = _operators_of(item, settings, cache_dir, normalize)
     except GeodesicNetsError as exc:
-        return PrecomputeResult(path, 0, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
-    except (MemoryError, ArithmeticError, ValueError, RuntimeError) as exc:
-        # Unexpected failures inside a numerical library: report the file, keep the others going.
-        return PrecomputeResult(path, 0, time.perf_counter() - t0, f"{type(exc).__name__} in {path}: {exc}")
+        failure = ShapeFailure("error", type(exc).__name__, str(exc))
+        return ShapeOutcome(index, what, time.perf_counter() - t0, failure=failure)
+    except _UNEXPECTED as exc:
+        failure = ShapeFailure("unexpected", type(exc).__name__, str(exc))
+        return ShapeOutcome(index, what, time.perf_counter() - t0, failure=failure)
+    if not return_operators:
+        surface, ops = None, None
+    return ShapeOutcome(index, what, time.perf_counter() - t0, surface, ops, info)
+
+
+def _operators_of(
+    item: SurfaceOrPath, settings: OperatorSettings, cache_dir: str | None, normalize: bool
+) -> tuple[Surface, Any, dict[str, Any]]:
+    """(surface as used, its SurfaceOperators, the info record) of one input."""
+    from .geometry.elements import face_areas
+    from .io import load
+    from .io import normalize as normalized
+    from .operators import OperatorCache, compute_operators
+
+    surface = item if isinstance(item, Surface) else load(item)
+    area = None
+    if not surface.is_point_cloud and surface.num_faces > 0:
+        area = float(face_areas(surface.verts, surface.faces).sum())
+    scale, offset = 1.0, np.zeros(3)
+    if normalize:
+        res = normalized(surface, center="auto", scale="auto")  # meshes: unit area; clouds: unit radius
+        surface, scale, offset = res.surface, res.scale, res.offset
+    cache_hit = None
+    if cache_dir is not None:
+        cache = OperatorCache(cache_dir)
+        cache_hit = cache.path(surface, settings).exists()
+        ops = cache.get_or_compute(surface, settings)
+    else:
+        ops = compute_operators(surface, settings=settings)
+    info = {
+        "path": None if isinstance(item, Surface) else str(item),
+        "num_verts": surface.num_verts,
+        "num_faces": surface.num_faces,
+        "area": area,
+        "scale": float(scale),
+        "offset": [float(x) for x in offset],
+        "cache_hit": cache_hit,
+    }
+    return surface, ops, info
+
+
+def run_pipeline(
+    items: Sequence[SurfaceOrPath],
+    take: Callable[[ShapeOutcome], None],
+    *,
+    settings: OperatorSettings,
+    cache_dir: str | None,
+    jobs: int,
+    normalize: bool,
+    return_operators: bool = True,
+    progress: bool = True,
+    unit: str = "shape",
+    desc: str = "operators",
+) -> None:
+    """Process every input and hand each outcome to ``take``, in completion order.
+
+    ``jobs`` worker processes (each single-threaded) when ``jobs > 1`` and there are several
+    inputs, else this process. A worker that dies (e.g. killed for memory) gives a ``"worker"``
+    failure for its input (and, the pool being broken, for those not done yet). If ``take``
+    raises, the pool's pending work is cancelled and the exception propagates.
+    ``return_operators=False`` leaves the operators in the workers (only the cache is filled).
+    """
+    from tqdm import tqdm
+
+    args = (settings, cache_dir, normalize, return_operators)
+    bar = tqdm(total=len(items), disable=not progress, unit=unit, desc=desc)
+    try:
+        if jobs == 1 or len(items) <= 1:
+            for i, it in enumerate(items):
+                done = _process_one(i, it, *args)
+                bar.update(1)
+                take(done)
+            return
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=_one_thread_worker)
+        try:
+            futures = {pool.submit(_process_one, i, it, *args): i for i, it in enumerate(items)}
+            for fut in as_completed(futures):
+                i = futures[fut]
+                try:
+                    done = fut.result()
+                except Exception as exc:  # the worker failed (BrokenProcessPool: it died)
+                    failure = ShapeFailure("worker", type(exc).__name__, str(exc), exc)
+                    done = ShapeOutcome(i, describe(items[i], i), 0.0, failure=failure)
+                bar.update(1)
+                take(done)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        bar.close()
 
 
 def precompute_files(
@@ -89,26 +253,27 @@ def precompute_files(
     -------
     list of PrecomputeResult, in input order.
     """
-    from tqdm import tqdm
-
     files = [str(Path(p)) for p in paths]
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    results: dict[str, PrecomputeResult] = {}
-    bar = tqdm(total=len(files), disable=not progress, unit="mesh", desc="precompute")
-    if jobs == 1:
-        for f in files:
-            results[f] = _work(f, settings, str(cache_dir), normalize)
-            bar.update(1)
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=limit_to_one_thread) as pool:
-            futures = {pool.submit(_work, f, settings, str(cache_dir), normalize): f for f in files}
-            for fut in as_completed(futures):
-                f = futures[fut]
-                try:
-                    results[f] = fut.result()
-                except Exception as exc:  # a worker died (e.g. killed for memory): report, go on
-                    results[f] = PrecomputeResult(f, 0, 0.0, f"worker failed on {f}: {exc!r}")
-                bar.update(1)
-    bar.close()
-    return [results[f] for f in files]
+    results: dict[int, PrecomputeResult] = {}
+
+    def take(done: ShapeOutcome) -> None:
+        num_verts = done.info["num_verts"] if done.info is not None else 0
+        results[done.index] = PrecomputeResult(done.what, num_verts, done.seconds, _precompute_error(done))
+
+    run_pipeline(files, take, settings=settings, cache_dir=str(cache_dir), jobs=jobs, normalize=normalize,
+                 return_operators=False, progress=progress, unit="mesh", desc="precompute")
+    return [results[i] for i in range(len(files))]
+
+
+def _precompute_error(done: ShapeOutcome) -> str | None:
+    """The ``PrecomputeResult.error`` text of an outcome (None on success)."""
+    f = done.failure
+    if f is None:
+        return None
+    if f.kind == "worker":
+        return f"worker failed on {done.what}: {f.exc!r}"
+    if f.kind == "unexpected":
+        return f"{f.type_name} in {done.what}: {f.message}"
+    return f"{f.type_name}: {f.message}"

@@ -2,35 +2,32 @@
 
 :func:`prepare_samples` is the one loader every dataset of :mod:`geodesic_nets.data` goes
 through: files (or generated :class:`~geodesic_nets.Surface` objects) in, torch operator
-bundles out, each with a record of what was done to it (original area, scale, offset).
+bundles out, each with a record of what was done to it (original area, scale, offset). The work
+itself is the package's one pipeline, :func:`geodesic_nets.precompute.run_pipeline`, which
+``geodesic-nets precompute`` uses too; this module words its failures as exceptions.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Sequence
 
-import numpy as np
 import torch
 
 from .. import errors as _errors
 from ..errors import GeodesicNetsError, GeometryError
-from ..geometry.elements import face_areas
-from ..operators import OperatorTensors, SurfaceOperators
+from ..operators import OperatorTensors
+from ..precompute import ShapeOutcome, SurfaceOrPath, run_pipeline
 from ..settings import OperatorSettings
 from ..surface import Surface
 
 __all__ = ["PreparedShape", "prepare_samples"]
 
 log = logging.getLogger(__name__)
-
-SurfaceOrPath = Union[Surface, str, "os.PathLike[str]"]
-
 
 @dataclass(frozen=True, eq=False)
 class PreparedShape:
@@ -59,92 +56,39 @@ class PreparedShape:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Done:
-    """What a worker sends back: either a result or an error (type name and message)."""
-
-    index: int
-    surface: Surface | None = None
-    operators: SurfaceOperators | None = None
-    info: dict[str, Any] | None = None
-    error_type: str | None = None
-    error: str | None = None
-
-
-def _describe(item: SurfaceOrPath, index: int) -> str:
-    if isinstance(item, Surface):
-        return item.name or f"surface #{index}"
-    return str(item)
-
-
-def _normalize(surface: Surface) -> tuple[Surface, float, np.ndarray]:
-    from ..io import normalize
-
-    res = normalize(surface, center="auto", scale="auto")  # meshes: unit area; clouds: unit radius
-    return res.surface, res.scale, res.offset
-
-
-def _prepare_one(
-    index: int,
-    item: SurfaceOrPath,
-    settings: OperatorSettings,
-    cache_dir: str | None,
-    normalize: bool,
-) -> _Done:
-    """Load (if a path), normalize and compute operators of one input; never raises."""
-    from ..operators import OperatorCache
-    from ..io import load
-    from ..operators import compute_operators
-
-    what = _describe(item, index)
-    try:
-        surface = item if isinstance(item, Surface) else load(item)
-        area = None
-        if not surface.is_point_cloud and surface.num_faces > 0:
-            area = float(face_areas(surface.verts, surface.faces).sum())
-        scale, offset = 1.0, np.zeros(3)
-        if normalize:
-            surface, scale, offset = _normalize(surface)
-        cache_hit = None
-        if cache_dir is not None:
-            cache = OperatorCache(cache_dir)
-            cache_hit = cache.path(surface, settings).exists()
-            ops = cache.get_or_compute(surface, settings)
-        else:
-            ops = compute_operators(surface, settings=settings)
-        info = {
-            "path": None if isinstance(item, Surface) else str(item),
-            "num_verts": surface.num_verts,
-            "num_faces": surface.num_faces,
-            "area": area,
-            "scale": float(scale),
-            "offset": [float(x) for x in offset],
-            "cache_hit": cache_hit,
-        }
-        return _Done(index, surface, ops, info)
-    except GeodesicNetsError as exc:
-        return _Done(index, error_type=type(exc).__name__, error=_with_name(str(exc), what))
-    except (MemoryError, ArithmeticError, ValueError, RuntimeError, OSError, IndexError) as exc:
-        # A failure inside a numerical library: report it as a geometry problem of this input.
-        return _Done(index, error_type="GeometryError", error=_with_name(f"{type(exc).__name__}: {exc}", what))
-
-
 def _with_name(message: str, what: str) -> str:
     return message if what in message else f"{what}: {message}"
 
 
-def _raise(done: _Done) -> None:
-    cls = getattr(_errors, done.error_type or "", None)
+def _exception(done: ShapeOutcome) -> Exception:
+    """The exception of a failed outcome: a GeodesicNetsError subclass naming the input, or, for a
+    worker that failed without dying, what the pool raised (a bug, not a bad input)."""
+    f = done.failure
+    if f.kind == "worker":
+        if isinstance(f.exc, BrokenProcessPool):  # a worker died (e.g. killed for memory)
+            return GeodesicNetsError(f"worker died on {done.what}: {f.exc!r}")
+        return f.exc
+    if f.kind == "unexpected":  # a failure inside a numerical library: a geometry problem of this input
+        return GeometryError(_with_name(f"{f.type_name}: {f.message}", done.what))
+    cls = getattr(_errors, f.type_name, None)
     if not (isinstance(cls, type) and issubclass(cls, GeodesicNetsError)):
         cls = GeometryError
-    raise cls(done.error)
+    return cls(_with_name(f.message, done.what))
 
 
-def _one_thread() -> None:
-    from ..precompute import limit_to_one_thread
-
-    limit_to_one_thread()
-    torch.set_num_threads(1)
+def _checked_items(items: Sequence[SurfaceOrPath], *, settings, jobs, dtype) -> list[SurfaceOrPath]:
+    """``items`` as a list, after checking every argument of :func:`prepare_samples` but the cache."""
+    if not isinstance(settings, OperatorSettings):
+        raise TypeError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be a floating torch dtype, got {dtype!r}")
+    items = list(items)
+    for i, it in enumerate(items):
+        if not isinstance(it, (Surface, str, os.PathLike)):
+            raise TypeError(f"item {i} must be a Surface or a path, got {type(it).__name__}")
+    return items
 
 
 def prepare_samples(
@@ -198,57 +142,24 @@ def prepare_samples(
         went wrong: :class:`~geodesic_nets.MeshFormatError`, :class:`~geodesic_nets.GeometryError`,
         ...), unless ``skip_bad``.
     """
-    from tqdm import tqdm
-
-    if not isinstance(settings, OperatorSettings):
-        raise TypeError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
-    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise ValueError(f"dtype must be a floating torch dtype, got {dtype!r}")
-    items = list(items)
-    for i, it in enumerate(items):
-        if not isinstance(it, (Surface, str, os.PathLike)):
-            raise TypeError(f"item {i} must be a Surface or a path, got {type(it).__name__}")
+    items = _checked_items(items, settings=settings, jobs=jobs, dtype=dtype)
     cache = None if cache_dir is None else os.fspath(Path(cache_dir))
     if cache is not None:
         from ..operators import OperatorCache
 
         OperatorCache(cache)  # CacheError here, not in every worker
 
-    done: dict[int, _Done] = {}
-    bar = tqdm(total=len(items), disable=not progress, unit="shape", desc=desc)
+    done: dict[int, ShapeOutcome] = {}
 
-    def take(d: _Done) -> None:
-        bar.update(1)
-        if d.error is not None:
-            if not skip_bad:
-                bar.close()
-                _raise(d)
-            log.warning("skipping %s", d.error)
+    def take(d: ShapeOutcome) -> None:
+        if d.failure is not None:
+            exc = _exception(d)
+            if not skip_bad or exc is d.failure.exc:
+                raise exc
+            log.warning("skipping %s", exc)
         done[d.index] = d
 
-    if jobs == 1 or len(items) <= 1:
-        for i, it in enumerate(items):
-            take(_prepare_one(i, it, settings, cache, normalize))
-    else:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=_one_thread)
-        try:
-            futures = {pool.submit(_prepare_one, i, it, settings, cache, normalize): i for i, it in enumerate(items)}
-            for fut in as_completed(futures):
-                i = futures[fut]
-                try:
-                    d = fut.result()
-                except BrokenProcessPool as exc:  # a worker died (e.g. killed for memory)
-                    d = _Done(i, error_type="GeodesicNetsError", error=f"worker died on {_describe(items[i], i)}: {exc!r}")
-                take(d)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    bar.close()
-
-    out = []
-    for i in sorted(done):
-        d = done[i]
-        if d.error is None:
-            out.append(PreparedShape(i, d.surface, d.operators.to("cpu", dtype), d.info))
-    return out
+    run_pipeline(items, take, settings=settings, cache_dir=cache, jobs=jobs, normalize=normalize,
+                 progress=progress, unit="shape", desc=desc)
+    return [PreparedShape(i, d.surface, d.operators.to("cpu", dtype), d.info)
+            for i, d in sorted(done.items()) if d.failure is None]
