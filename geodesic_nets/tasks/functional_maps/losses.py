@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from ...errors import GeodesicNetsError
+from .solve import normalized_spectra
 from .validation import check_matrix
 
 __all__ = [
@@ -113,10 +114,7 @@ def laplacian_commutativity_loss(C_ab: torch.Tensor, evals_a: torch.Tensor, eval
     if evals_a.shape != (ka,) or evals_b.shape != (kb,):
         raise GeodesicNetsError(
             f"evals_a and evals_b must have shapes ({ka},) and ({kb},), got {tuple(evals_a.shape)} and {tuple(evals_b.shape)}")
-    la, lb = evals_a.clamp_min(0), evals_b.clamp_min(0)
-    top = torch.maximum(la.max(), lb.max())
-    scale = torch.where(top > 0, top, torch.ones_like(top))
-    la, lb = la / scale, lb / scale
+    la, lb = normalized_spectra(evals_a, evals_b)
     return _frobenius2(C_ab * la.unsqueeze(0) - lb.unsqueeze(1) * C_ab)
 
 

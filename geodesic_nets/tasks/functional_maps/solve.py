@@ -77,6 +77,19 @@ def _resolvent_parts(lam: torch.Tensor, gamma: float) -> tuple[torch.Tensor, tor
     return p / den, 1.0 / den
 
 
+def normalized_spectra(evals_a: torch.Tensor, evals_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both spectra divided by their common maximum, negative round-off clipped to 0.
+
+    This makes the commutativity penalty and loss independent of the shapes' scale. Shapes
+    (K_a,), (K_b,) in and out; a zero (or empty) spectrum is left as it is.
+    """
+    la = evals_a.clamp_min(0.0)
+    lb = evals_b.clamp_min(0.0)
+    top = torch.maximum(la.max(), lb.max()) if la.numel() and lb.numel() else la.new_tensor(0.0)
+    scale = torch.where(top > 0, top, torch.ones_like(top))
+    return la / scale, lb / scale
+
+
 def commutativity_mask(
     evals_a: torch.Tensor, evals_b: torch.Tensor, *, resolvent_gamma: float | None = 0.5
 ) -> torch.Tensor:
@@ -109,11 +122,7 @@ def commutativity_mask(
     if resolvent_gamma is not None:
         if isinstance(resolvent_gamma, bool) or not isinstance(resolvent_gamma, (int, float)) or not resolvent_gamma > 0:
             raise ValueError(f"resolvent_gamma must be a positive number or None, got {resolvent_gamma!r}")
-    la = evals_a.clamp_min(0.0)
-    lb = evals_b.clamp_min(0.0)
-    top = torch.maximum(la.max(), lb.max()) if la.numel() and lb.numel() else la.new_tensor(0.0)
-    scale = torch.where(top > 0, top, torch.ones_like(top))
-    la, lb = la / scale, lb / scale
+    la, lb = normalized_spectra(evals_a, evals_b)
     if resolvent_gamma is None:
         return (lb.unsqueeze(1) - la.unsqueeze(0)).square()
     re_a, im_a = _resolvent_parts(la, float(resolvent_gamma))
