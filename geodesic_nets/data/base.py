@@ -59,8 +59,7 @@ class ShapeDataset(Dataset):
         class_names: Sequence[str] | None = None,
         params: dict[str, Any] | None = None,
     ) -> None:
-        if task not in get_args(TaskName):
-            raise ValueError(f"task must be one of {get_args(TaskName)}, got {task!r}")
+        check_choice("task", task, TaskName)
         if not isinstance(settings, OperatorSettings):
             raise TypeError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
         samples = list(samples)
@@ -209,3 +208,23 @@ def resolve_root(
         if cand.is_dir() and is_layout(cand):
             return cand
     raise GeodesicNetsError(f"{dataset}: neither {root} nor {root / folder} has the expected layout: {expected}")
+
+
+def prepare_options(
+    settings: OperatorSettings,
+    cache_dir: str | Path | None,
+    jobs: int,
+    progress: bool,
+    normalize: bool,
+    dtype: torch.dtype,
+    skip_bad: bool = False,
+) -> dict:
+    """The keyword options every dataset forwards to :func:`~geodesic_nets.data.prepare_samples`."""
+    return dict(settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress, normalize=normalize,
+                dtype=dtype, skip_bad=skip_bad)
+
+
+def check_choice(name: str, value: Any, choice_type: Any) -> None:
+    """ValueError unless ``value`` is one of the ``Literal`` type ``choice_type``'s values."""
+    if value not in get_args(choice_type):
+        raise ValueError(f"{name} must be one of {get_args(choice_type)}, got {value!r}")

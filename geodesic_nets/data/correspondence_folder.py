@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Sequence, get_args
+from typing import Literal, Sequence
 
 import torch
 
 from ..errors import GeodesicNetsError, MeshFormatError
 from ..settings import OperatorSettings
-from .base import ShapeDataset, resolve_root
+from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .faust import read_vts
 from .prepare import prepare_samples
 from .sample import ShapeSample
@@ -90,8 +90,7 @@ class CorrespondenceFolder(ShapeDataset):
         dtype: torch.dtype = torch.float32,
         skip_bad: bool = False,
     ) -> None:
-        if split not in get_args(Split):
-            raise ValueError(f"split must be one of {get_args(Split)}, got {split!r}")
+        check_choice("split", split, Split)
         settings = settings or OperatorSettings()
         root = resolve_root(
             root, dataset="correspondence folder", folder=".",
@@ -116,8 +115,8 @@ class CorrespondenceFolder(ShapeDataset):
         missing = [str(v) for v in vts if not v.is_file()]
         if missing:
             raise GeodesicNetsError(f"{len(missing)} correspondence file(s) missing, first {missing[0]}")
-        prepared = prepare_samples(paths, settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress,
-                                   normalize=normalize, dtype=dtype, skip_bad=skip_bad, desc=f"{root.name} shapes")
+        prepared = prepare_samples(paths, desc=f"{root.name} shapes",
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []
         for ps in prepared:
             path = paths[ps.index]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Sequence, get_args
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
 
 from ..errors import GeodesicNetsError, MeshFormatError
 from ..settings import OperatorSettings
-from .base import ShapeDataset, resolve_root
+from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .prepare import prepare_samples
 from .sample import ShapeSample
 
@@ -28,8 +28,7 @@ def faust_shape_numbers(split: Split, shapes: Sequence[int] | None = None) -> li
 
     ``shapes`` restricts the list (each must belong to the split).
     """
-    if split not in get_args(Split):
-        raise ValueError(f"split must be one of {get_args(Split)}, got {split!r}")
+    check_choice("split", split, Split)
     numbers = {"train": range(0, 80), "test": range(80, 100), "all": range(0, 100)}[split]
     if shapes is None:
         return list(numbers)
@@ -123,10 +122,8 @@ class FAUST(ShapeDataset):
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise GeodesicNetsError(f"FAUST: {len(missing)} file(s) missing, first {missing[0]}")
-        prepared = prepare_samples(
-            paths, settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress, normalize=normalize,
-            dtype=dtype, skip_bad=skip_bad, desc=f"FAUST {split}",
-        )
+        prepared = prepare_samples(paths, desc=f"FAUST {split}",
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []
         for ps in prepared:
             n, path = numbers[ps.index], paths[ps.index]
@@ -203,10 +200,8 @@ class FAUSTRemeshed(ShapeDataset):
         missing = [str(p) for p in paths + vts if not p.is_file()]
         if missing:
             raise GeodesicNetsError(f"FAUST_r: {len(missing)} file(s) missing, first {missing[0]}")
-        prepared = prepare_samples(
-            paths, settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress, normalize=normalize,
-            dtype=dtype, skip_bad=skip_bad, desc=f"FAUST_r {split}",
-        )
+        prepared = prepare_samples(paths, desc=f"FAUST_r {split}",
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []
         for ps in prepared:
             n, path = numbers[ps.index], paths[ps.index]

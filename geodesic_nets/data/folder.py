@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ import torch
 from ..errors import GeodesicNetsError, MeshFormatError
 from ..io import READ_FORMATS
 from ..settings import OperatorSettings
-from .base import ShapeDataset
+from .base import ShapeDataset, check_choice, prepare_options
 from .prepare import prepare_samples
 from .sample import ShapeSample
 
@@ -130,16 +130,14 @@ class FolderDataset(ShapeDataset):
         dtype: torch.dtype = torch.float32,
         skip_bad: bool = False,
     ) -> None:
-        if task not in get_args(FolderTask):
-            raise ValueError(f"task must be one of {get_args(FolderTask)}, got {task!r}")
+        check_choice("task", task, FolderTask)
         if split is not None and split not in _SPLITS:
             raise ValueError(f"split must be one of {_SPLITS} or None, got {split!r}")
         settings = settings or OperatorSettings()
         root = Path(root)
         if not root.is_dir():
             raise GeodesicNetsError(f"FolderDataset: root {root} is not a directory")
-        opts = dict(settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress, normalize=normalize,
-                    dtype=dtype, skip_bad=skip_bad)
+        opts = prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad)
         if task == "classification":
             samples, class_names = _classification(root, split, opts)
             if num_classes is not None and num_classes != len(class_names):

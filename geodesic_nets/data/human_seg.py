@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Literal, Sequence, get_args
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
 
 from ..errors import GeodesicNetsError, MeshFormatError
 from ..settings import OperatorSettings
-from .base import ShapeDataset, resolve_root
+from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .prepare import prepare_samples
 from .sample import ShapeSample
 
@@ -183,8 +183,7 @@ class HumanSegmentation(ShapeDataset):
         dtype: torch.dtype = torch.float32,
         skip_bad: bool = False,
     ) -> None:
-        if split not in get_args(Split):
-            raise ValueError(f"split must be one of {get_args(Split)}, got {split!r}")
+        check_choice("split", split, Split)
         settings = settings or OperatorSettings()
         root = resolve_root(
             root, dataset="HumanSegmentation", folder="human_seg", is_layout=_is_layout,
@@ -209,10 +208,8 @@ class HumanSegmentation(ShapeDataset):
         if missing:
             raise GeodesicNetsError(f"HumanSegmentation: {len(missing)} label file(s) missing, first {missing[0]}")
 
-        prepared = prepare_samples(
-            [p for p, _ in meshes], settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress,
-            normalize=normalize, dtype=dtype, skip_bad=skip_bad, desc=f"human_seg {split}",
-        )
+        prepared = prepare_samples([p for p, _ in meshes], desc=f"human_seg {split}",
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []
         for ps in prepared:
             (path, sub), seg = meshes[ps.index], segs[ps.index]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Sequence, get_args
+from typing import Literal, Sequence
 
 import torch
 
 from ..errors import GeodesicNetsError
 from ..settings import OperatorSettings
-from .base import ShapeDataset, resolve_root
+from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .prepare import prepare_samples
 from .sample import ShapeSample
 from .splits import per_class_split
@@ -81,10 +81,8 @@ class SHREC11(ShapeDataset):
         dtype: torch.dtype = torch.float32,
         skip_bad: bool = False,
     ) -> None:
-        if split not in get_args(Split):
-            raise ValueError(f"split must be one of {get_args(Split)}, got {split!r}")
-        if split_mode not in get_args(SplitMode):
-            raise ValueError(f"split_mode must be one of {get_args(SplitMode)}, got {split_mode!r}")
+        check_choice("split", split, Split)
+        check_choice("split_mode", split_mode, SplitMode)
         settings = settings or OperatorSettings()
         root = resolve_root(root, dataset="SHREC11", folder="shrec11", is_layout=lambda p: bool(_class_dirs(p)), expected=_EXPECTED)
         dirs = _class_dirs(root)
@@ -116,10 +114,8 @@ class SHREC11(ShapeDataset):
             chosen = (train if split == "train" else test).tolist()
         picked = [files[i] for i in chosen]
 
-        prepared = prepare_samples(
-            [p for p, _, _ in picked], settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress,
-            normalize=normalize, dtype=dtype, skip_bad=skip_bad, desc=f"SHREC11 {split}",
-        )
+        prepared = prepare_samples([p for p, _, _ in picked], desc=f"SHREC11 {split}",
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         label_of = {n: i for i, n in enumerate(names)}
         samples = []
         for ps in prepared:

@@ -11,7 +11,7 @@ is asked for. The shape generators are in :mod:`geodesic_nets.shapes`.
 from __future__ import annotations
 
 import os
-from typing import Literal, Sequence, get_args
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from ..shapes.spheres import (
 )
 from ..shapes.tori import torus_grid, torus_grid_size
 from ..surface import Surface
-from .base import ShapeDataset
+from .base import ShapeDataset, check_choice, prepare_options
 from .prepare import prepare_samples
 from .sample import ShapeSample
 
@@ -44,8 +44,7 @@ _STREAM_SHAPES, _STREAM_CORR, _STREAM_SEG = 1, 2, 3
 
 
 def _check(split: str, seed: int, test_fraction: float, verts_range: Sequence[int]) -> tuple[int, int]:
-    if split not in get_args(Split):
-        raise ValueError(f"split must be one of {get_args(Split)}, got {split!r}")
+    check_choice("split", split, Split)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if not 0.0 < test_fraction < 1.0:
@@ -60,10 +59,6 @@ def _split_of(i: int, n: int, test_fraction: float) -> str:
     """Instances ``n - n_test .. n-1`` are the test set, ``n_test = max(1, round(n * fraction))``."""
     n_test = max(1, int(round(n * test_fraction)))
     return "test" if i >= n - n_test else "train"
-
-
-def _common(settings, cache_dir, jobs, progress, normalize, dtype) -> dict:
-    return dict(settings=settings, cache_dir=cache_dir, jobs=jobs, progress=progress, normalize=normalize, dtype=dtype)
 
 
 class SyntheticShapes(ShapeDataset):
@@ -133,7 +128,7 @@ class SyntheticShapes(ShapeDataset):
         surfaces = [self.make_instance(classes[c], np.random.default_rng([seed, _STREAM_SHAPES, c, i]), (lo, hi),
                                        name=f"{classes[c]}_{i:03d}") for c, i in todo]
         prepared = prepare_samples(surfaces, desc=f"synthetic shapes {split}",
-                                   **_common(settings, cache_dir, jobs, progress, normalize, dtype))
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype))
         samples = []
         for ps in prepared:
             c, i = todo[ps.index]
@@ -275,7 +270,7 @@ class SyntheticCorrespondence(ShapeDataset):
             made.append((Surface(verts, faces, name=f"blob_{i:03d}"), local_label[perm], inv[:n_reference], base[perm]))
 
         prepared = prepare_samples([m[0] for m in made], desc=f"synthetic correspondence {split}",
-                                   **_common(settings, cache_dir, jobs, progress, normalize, dtype))
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype))
         samples = []
         for ps in prepared:
             surface, label, corr, base = made[ps.index]
@@ -371,7 +366,7 @@ class SyntheticSegmentation(ShapeDataset):
             made.append((Surface(verts, faces, name=f"torus_{i:03d}"), label[perm], face_label, base[perm]))
 
         prepared = prepare_samples([m[0] for m in made], desc=f"synthetic segmentation {split}",
-                                   **_common(settings, cache_dir, jobs, progress, normalize, dtype))
+                                   **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype))
         samples = []
         for ps in prepared:
             surface, label, face_label, base = made[ps.index]

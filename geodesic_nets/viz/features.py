@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 
-from ._backend import finish, new_plotter
+from ._backend import new_plotter
 from ._mesh import Location, SurfaceLike, as_surface, resolve_location, to_numpy
-from ._panels import add_surface, add_title, check_positive
-from .camera import View, apply_view, check_view
+from ._panels import add_surface, check_positive
+from ._scene import finish_view
+from .camera import View, check_view
 from .scalars import plot_scalars
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,9 +132,8 @@ def plot_features(
         plotter = new_plotter(window_size=window_size, screenshot=screenshot, off_screen=off_screen)
         add_surface(plotter, surf, rgb=rgb, location=where, name="pca", show_edges=show_edges,
                     point_size=point_size)
-        add_title(plotter, title if title else f"PCA of {x.shape[1]} channels")
-        apply_view(plotter, view, zoom=zoom, points=surf.verts)
-        return finish(plotter, screenshot)
+        title = title if title else f"PCA of {x.shape[1]} channels"
+        return finish_view(plotter, surf, title=title, view=view, zoom=zoom, screenshot=screenshot)
     if isinstance(channels, (int, np.integer)):
         channels = (channels,)
     chans = [int(c) for c in channels]

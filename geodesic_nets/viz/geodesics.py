@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..geometry.heat_geodesics import heat_geodesic
-from ._backend import finish, new_plotter
-from ._mesh import SurfaceLike, as_surface, as_values
-from ._panels import add_surface, add_title, check_positive, finite_range
-from .camera import View, apply_view, check_view
+from ._backend import new_plotter
+from ._mesh import SurfaceLike, as_values
+from ._panels import add_surface, check_positive, finite_range
+from ._scene import checked_surface, finish_view
+from .camera import View
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -89,9 +90,7 @@ def plot_geodesic(
     GeometryError
         When the heat method cannot run on this surface.
     """
-    surf = as_surface(surface)
-    check_view(view)
-    check_positive(zoom, "zoom")
+    surf = checked_surface(surface, view=view, zoom=zoom)
     check_positive(line_width, "line_width")
     if isinstance(n_isolines, bool) or not isinstance(n_isolines, (int, np.integer)) or n_isolines < 0:
         raise ValueError(f"n_isolines must be a non-negative integer, got {n_isolines!r}")
@@ -118,6 +117,4 @@ def plot_geodesic(
     if show_source and sources is not None:
         plotter.add_points(np.array(surf.verts[sources]), color="red", point_size=14.0,
                            render_points_as_spheres=True)
-    add_title(plotter, title)
-    apply_view(plotter, view, zoom=zoom, points=surf.verts)
-    return finish(plotter, screenshot)
+    return finish_view(plotter, surf, title=title, view=view, zoom=zoom, screenshot=screenshot)

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ._backend import finish, new_plotter
-from ._mesh import Location, SurfaceLike, as_surface, resolve_location, to_numpy
+from ._mesh import Location, SurfaceLike, resolve_location, to_numpy
 from ._panels import add_surface, add_title, check_positive, grid_shape
-from .camera import View, apply_view, check_view
+from ._scene import checked_surface
+from .camera import View, apply_view
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -122,9 +123,7 @@ def plot_labels(
     -------
     pyvista.Plotter or pathlib.Path
     """
-    surf = as_surface(surface)
-    check_view(view)
-    check_positive(zoom, "zoom")
+    surf = checked_surface(surface, view=view, zoom=zoom)
     fields = labels if isinstance(labels, Mapping) else {"labels": labels}
     if not fields:
         raise ValueError("labels: the mapping of label fields is empty")

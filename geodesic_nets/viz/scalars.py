@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 
 from ._backend import finish, new_plotter
-from ._mesh import Location, SurfaceLike, as_surface, as_values
+from ._mesh import Location, SurfaceLike, as_values
 from ._panels import add_surface, add_title, check_positive, finite_range, grid_shape
-from .camera import View, apply_view, check_view
+from ._scene import checked_surface, finish_view
+from .camera import View, apply_view
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -95,10 +96,7 @@ def plot_scalars(
     VizDependencyError
         Without pyvista.
     """
-    surf = as_surface(surface)
-    check_view(view)
-    check_positive(zoom, "zoom")
-    check_positive(point_size, "point_size")
+    surf = checked_surface(surface, view=view, zoom=zoom, point_size=point_size)
     fields = {name: as_values(surf, v, location, what=f"field {name!r}") for name, v in _fields(values).items()}
     ranges = {name: finite_range(vals, clim) for name, (vals, _) in fields.items()}
     rows, cols = grid_shape(len(fields), max_columns=check_positive(columns, "columns", integer=True))
@@ -135,12 +133,7 @@ def plot_surface(
     -------
     pyvista.Plotter or pathlib.Path
     """
-    surf = as_surface(surface)
-    check_view(view)
-    check_positive(zoom, "zoom")
-    check_positive(point_size, "point_size")
+    surf = checked_surface(surface, view=view, zoom=zoom, point_size=point_size)
     plotter = new_plotter(window_size=window_size, screenshot=screenshot, off_screen=off_screen)
     add_surface(plotter, surf, color=color, show_edges=show_edges, point_size=point_size)
-    add_title(plotter, title)
-    apply_view(plotter, view, zoom=zoom, points=surf.verts)
-    return finish(plotter, screenshot)
+    return finish_view(plotter, surf, title=title, view=view, zoom=zoom, screenshot=screenshot)

@@ -18,10 +18,11 @@ from ..geometry.connection import levi_civita_connection
 from ..geometry.frames import TangentFrames, vertex_frames
 from ..geometry.transport import Connection, holonomy, transport_vectors
 from ..surface import Surface
-from ._backend import finish, import_pyvista, new_plotter
-from ._mesh import SurfaceLike, arrow_spacing, as_surface, as_values, farthest_points, to_numpy
-from ._panels import add_surface, add_title, check_positive, finite_range
-from .camera import View, apply_view, check_view
+from ._backend import import_pyvista, new_plotter
+from ._mesh import SurfaceLike, arrow_spacing, as_values, farthest_points, to_numpy
+from ._panels import add_surface, check_positive, finite_range
+from ._scene import checked_surface, finish_view
+from .camera import View
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -166,9 +167,7 @@ def plot_vector_field(
     -------
     pyvista.Plotter or pathlib.Path
     """
-    surf = as_surface(surface)
-    check_view(view)
-    check_positive(zoom, "zoom")
+    surf = checked_surface(surface, view=view, zoom=zoom)
     n_arrows = _check_n_arrows(n_arrows)
     scale = check_positive(scale, "scale", allow_none=True)
     vec = np.asarray(to_numpy(vectors), dtype=np.float64)
@@ -188,9 +187,7 @@ def plot_vector_field(
     plotter = new_plotter(window_size=window_size, screenshot=screenshot, off_screen=off_screen)
     _underlay(plotter, surf, colouring, cmap=cmap, show_edges=show_edges, point_size=point_size)
     _add_arrows(plotter, origins, scale * world[shown], color=color)
-    add_title(plotter, title)
-    apply_view(plotter, view, zoom=zoom, points=surf.verts)
-    return finish(plotter, screenshot)
+    return finish_view(plotter, surf, title=title, view=view, zoom=zoom, screenshot=screenshot)
 
 
 def plot_frames(
@@ -234,9 +231,7 @@ def plot_frames(
     -------
     pyvista.Plotter or pathlib.Path
     """
-    surf = as_surface(surface)
-    check_view(view)
-    check_positive(zoom, "zoom")
+    surf = checked_surface(surface, view=view, zoom=zoom)
     n_arrows = _check_n_arrows(n_arrows)
     scale = check_positive(scale, "scale", allow_none=True)
     fr = _frames_for(surf, frames)
@@ -252,9 +247,7 @@ def plot_frames(
     _add_arrows(plotter, origins, scale * fr.basis_y[shown], color=_Y_COLOR)
     if show_normals:
         _add_arrows(plotter, origins, scale * fr.normals[shown], color=_N_COLOR)
-    add_title(plotter, title)
-    apply_view(plotter, view, zoom=zoom, points=surf.verts)
-    return finish(plotter, screenshot)
+    return finish_view(plotter, surf, title=title, view=view, zoom=zoom, screenshot=screenshot)
 
 
 # ----------------------------------------------------------------------------- transport
@@ -349,9 +342,7 @@ def plot_transport(
     GeometryError
         When two consecutive path vertices are not joined by an edge.
     """
-    surf = as_surface(surface)
-    check_view(view)
-    check_positive(zoom, "zoom")
+    surf = checked_surface(surface, view=view, zoom=zoom)
     check_positive(line_width, "line_width")
     scale = check_positive(scale, "scale", allow_none=True)
     p = np.asarray(path)
@@ -385,6 +376,4 @@ def plot_transport(
     order = np.arange(len(p), dtype=np.float64)
     _add_arrows(plotter, pts + lift * fr.normals[p], scale * world, scalars=order, cmap=cmap,
                 clim=(0.0, max(len(p) - 1.0, 1.0)))
-    add_title(plotter, title)
-    apply_view(plotter, view, zoom=zoom, points=surf.verts)
-    return finish(plotter, screenshot)
+    return finish_view(plotter, surf, title=title, view=view, zoom=zoom, screenshot=screenshot)
