@@ -253,8 +253,18 @@ def inspect(
 
 
 def _inspect(v: np.ndarray, f: np.ndarray | None, name: str | None, zero_area_tol: float) -> ValidationReport:
+    problems: list[str] = []  # appended by each step, in the order of the checks
+    finite, diag, common = _check_vertices(v, name, problems)
+    if f is None:
+        return ValidationReport(is_point_cloud=True, problems=tuple(problems), **common)
+    faces = _check_faces(v, f, finite, diag, zero_area_tol, problems)
+    topo = _check_topology(faces["proper"], len(v), problems)
+    return _mesh_report(len(v), f, faces, topo, problems, common)
+
+
+def _check_vertices(v: np.ndarray, name: str | None, problems: list[str]) -> tuple[np.ndarray, float, dict]:
+    """Finite mask (V,), bounding-box diagonal, and the report fields of the vertices."""
     nv = len(v)
-    problems: list[str] = []
     finite = np.isfinite(v).all(axis=1)
     nonfinite = np.flatnonzero(~finite)
     if nv == 0:
@@ -276,10 +286,18 @@ def _inspect(v: np.ndarray, f: np.ndarray | None, name: str | None, zero_area_to
         )
     common = dict(name=name, num_verts=nv, num_duplicate_verts=len(dup), num_nonfinite_verts=len(nonfinite),
                   bbox_min=bbox_min, bbox_max=bbox_max)  # fmt: skip
-    if f is None:
-        return ValidationReport(is_point_cloud=True, problems=tuple(problems), **common)
+    return finite, diag, common
 
-    nf = len(f)
+
+def _check_faces(
+    v: np.ndarray, f: np.ndarray, finite: np.ndarray, diag: float, zero_area_tol: float, problems: list[str]
+) -> dict:
+    """Face indices, repeated-index, zero-area and duplicate faces, unreferenced vertices.
+
+    Returns the arrays the later steps and the report need (``proper``: the in-range faces
+    without a repeated index, (F', 3)).
+    """
+    nv, nf = len(v), len(f)
     if nf == 0:
         problems.append("mesh has no faces")
     oor = np.flatnonzero(((f < 0) | (f >= nv)).any(axis=1))
@@ -317,9 +335,13 @@ def _inspect(v: np.ndarray, f: np.ndarray | None, name: str | None, zero_area_to
     unref = np.flatnonzero(~used)
     if len(unref) and nf:
         problems.append(f"{len(unref)} unreferenced vertices (first: {_first(unref)})")
+    return dict(oor=oor, repeated=repeated, zero=zero, proper=proper, dup_face=dup_face, unref=unref,
+                total_area=float(area[face_ok].sum()))  # fmt: skip
 
+
+def _check_topology(proper: np.ndarray, nv: int, problems: list[str]) -> dict:
+    """Non-manifold edges and vertices, orientation, components and boundary loops."""
     topo = edge_topology(proper, nv)
-    ne = len(topo.edges)
     boundary = topo.face_count == 1
     nm_edges = np.flatnonzero(topo.face_count > 2)
     if len(nm_edges):
@@ -347,18 +369,27 @@ def _inspect(v: np.ndarray, f: np.ndarray | None, name: str | None, zero_area_to
     b_used = np.zeros(nv, dtype=bool)
     b_used[b_edges.ravel()] = True
     n_loops = count_components(b_edges, nv, b_used)
+    return dict(num_edges=len(topo.edges), boundary=boundary, nm_edges=nm_edges, nm_verts=nm_verts,
+                bad_orient=bad_orient, n_comp=n_comp, n_loops=n_loops, n_used=int(proper_used.sum()))  # fmt: skip
+
+
+def _mesh_report(nv: int, f: np.ndarray, faces: dict, topo: dict, problems: list[str], common: dict) -> ValidationReport:
+    """The report of a mesh, with its genus when the mesh is clean enough to have one."""
+    oor, repeated, zero, proper = faces["oor"], faces["repeated"], faces["zero"], faces["proper"]
+    nm_edges, nm_verts, bad_orient = topo["nm_edges"], topo["nm_verts"], topo["bad_orient"]
+    n_comp, n_loops, ne = topo["n_comp"], topo["n_loops"], topo["num_edges"]
     euler = nv - ne + len(proper)
     genus = None
     clean = not (len(oor) or repeated.any() or len(nm_edges) or len(nm_verts) or len(bad_orient))
     if clean and len(proper):
-        twice = 2 * n_comp - n_loops - (euler - (nv - int(proper_used.sum())))
+        twice = 2 * n_comp - n_loops - (euler - (nv - topo["n_used"]))
         if twice >= 0 and twice % 2 == 0:
             genus = twice // 2
     return ValidationReport(
         is_point_cloud=False,
-        num_faces=nf,
+        num_faces=len(f),
         num_edges=ne,
-        num_boundary_edges=int(boundary.sum()),
+        num_boundary_edges=int(topo["boundary"].sum()),
         num_boundary_loops=n_loops,
         num_components=n_comp,
         euler_characteristic=int(euler),
@@ -367,11 +398,11 @@ def _inspect(v: np.ndarray, f: np.ndarray | None, name: str | None, zero_area_to
         num_nonmanifold_verts=len(nm_verts),
         num_degenerate_faces=int(repeated.sum() + zero.sum()),
         num_repeated_index_faces=int(repeated.sum()),
-        num_duplicate_faces=len(dup_face),
-        num_unreferenced_verts=len(unref),
+        num_duplicate_faces=len(faces["dup_face"]),
+        num_unreferenced_verts=len(faces["unref"]),
         num_out_of_range_faces=len(oor),
         num_inconsistent_edges=len(bad_orient),
-        total_area=float(area[face_ok].sum()),
+        total_area=faces["total_area"],
         problems=tuple(problems),
         **common,
     )
