@@ -14,6 +14,9 @@ from .cache import default_cache_dir
 from .errors import (
     ArgumentError,
     CacheError,
+    DatasetError,
+    DependencyError,
+    IndexOutOfRangeError,
     GeodesicNetsError,
     GeometryError,
     InvalidSurfaceError,
@@ -30,6 +33,9 @@ from .version import __version__
 __all__ = [
     "ArgumentError",
     "CacheError",
+    "DatasetError",
+    "DependencyError",
+    "IndexOutOfRangeError",
     "GeodesicNetsError",
     "GeometryError",
     "InvalidSurfaceError",

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .errors import GeodesicNetsError
+from .errors import ArgumentError, GeodesicNetsError
 from .operators import TENSOR_FIELDS, OperatorTensors, SurfaceOperators, TensorField, move_tensor_fields, stage_of
 
 __all__ = ["MeshBatch", "collate", "wrap_angle"]
@@ -180,7 +180,7 @@ class _MeshBatchMethods:
             ``exp(-i phi)``. Angles are wrapped to ``(-pi, pi]``; other fields are shared.
         """
         if phi.shape != (self.total_verts,):
-            raise ValueError(f"phi must have shape (V,) = ({self.total_verts},), got {tuple(phi.shape)}")
+            raise ArgumentError(f"phi must have shape (V,) = ({self.total_verts},), got {tuple(phi.shape)}")
         phi = phi.to(dtype=self.verts.dtype, device=self.device)
         c, s = torch.cos(phi), torch.sin(phi)  # (V,)
         bx, by = self.basis_x, self.basis_y

@@ -14,6 +14,9 @@ __all__ = [
     "GeometryError",
     "CacheError",
     "ArgumentError",
+    "DependencyError",
+    "IndexOutOfRangeError",
+    "DatasetError",
 ]
 
 
@@ -45,8 +48,21 @@ class CacheError(GeodesicNetsError):
     """The operator cache directory cannot be used."""
 
 
-class ArgumentError(GeodesicNetsError, ValueError):
+class ArgumentError(GeodesicNetsError, ValueError, TypeError):
     """A function or option was given an argument it cannot take (wrong value, type or shape).
 
-    Also a ``ValueError``, so callers that catch ``ValueError`` keep working.
+    Also a ``ValueError`` and a ``TypeError``, so callers that catch either keep working. The
+    command line reports it as a usage error (exit status 2).
     """
+
+
+class IndexOutOfRangeError(ArgumentError, IndexError):
+    """An index (of a sample, a vertex, a face) outside its range; also an ``IndexError``."""
+
+
+class DependencyError(GeodesicNetsError, ImportError):
+    """An optional dependency that this feature needs is not installed (the message says which)."""
+
+
+class DatasetError(GeodesicNetsError):
+    """A dataset folder does not have the expected layout or contents."""

@@ -18,14 +18,13 @@ import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Sequence, Union
 
 import numpy as np
 
-from .errors import GeodesicNetsError
+from .errors import ArgumentError, GeodesicNetsError
 from .settings import OperatorSettings
 from .surface import Surface
 
@@ -255,7 +254,7 @@ def precompute_files(
     """
     files = [str(Path(p)) for p in paths]
     if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+        raise ArgumentError(f"jobs must be >= 1, got {jobs}")
     results: dict[int, PrecomputeResult] = {}
 
     def take(done: ShapeOutcome) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .batch import MeshBatch
-from .errors import GeodesicNetsError
+from .errors import DependencyError, GeodesicNetsError
 from .geometry.elements import directed_edges
 from .operators import OperatorTensors, SurfaceOperators
 from .surface import Surface
@@ -31,7 +31,7 @@ def _pyg():
     try:
         import torch_geometric.data as pyg_data
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("geodesic_nets.pyg needs PyTorch Geometric: pip install torch_geometric") from exc
+        raise DependencyError("geodesic_nets.pyg needs PyTorch Geometric: pip install torch_geometric") from exc
     return pyg_data
 
 

@@ -7,6 +7,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
+from .errors import ArgumentError
+
 __all__ = ["OperatorSettings", "AnisotropicSettings", "LaplacianKind"]
 
 LaplacianKind = Literal["cotan", "robust"]
@@ -16,11 +18,11 @@ def _positive_floats(values: Any, name: str, minimum: float, inclusive: bool) ->
     try:
         out = tuple(float(v) for v in values)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}") from None
+        raise ArgumentError(f"{name} must be a sequence of numbers, got {values!r}") from None
     ok = all(math.isfinite(v) and (v >= minimum if inclusive else v > minimum) for v in out)
     if not out or not ok:
         bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-        raise ValueError(f"{name} must be a non-empty sequence of finite numbers {bound}, got {values!r}")
+        raise ArgumentError(f"{name} must be a non-empty sequence of finite numbers {bound}, got {values!r}")
     return out
 
 
@@ -56,9 +58,9 @@ class AnisotropicSettings:
     def __post_init__(self) -> None:
         n = self.n_orientations
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"n_orientations must be a positive int, got {n!r}")
+            raise ArgumentError(f"n_orientations must be a positive int, got {n!r}")
         if not isinstance(self.k_eig, int) or isinstance(self.k_eig, bool) or self.k_eig < 1:
-            raise ValueError(f"k_eig must be a positive int, got {self.k_eig!r}")
+            raise ArgumentError(f"k_eig must be a positive int, got {self.k_eig!r}")
         object.__setattr__(self, "anisotropy", _positive_floats(self.anisotropy, "anisotropy", 1.0, True))
         object.__setattr__(self, "times", _positive_floats(self.times, "times", 0.0, False))
 
@@ -98,25 +100,25 @@ class OperatorSettings:
 
     def __post_init__(self) -> None:
         if not isinstance(self.k_eig, int) or isinstance(self.k_eig, bool) or self.k_eig < 0:
-            raise ValueError(f"k_eig must be a non-negative int, got {self.k_eig!r}")
+            raise ArgumentError(f"k_eig must be a non-negative int, got {self.k_eig!r}")
         if self.laplacian not in get_args(LaplacianKind):
-            raise ValueError(f"laplacian must be one of {get_args(LaplacianKind)}, got {self.laplacian!r}")
+            raise ArgumentError(f"laplacian must be one of {get_args(LaplacianKind)}, got {self.laplacian!r}")
         if not isinstance(self.n_neighbors, int) or self.n_neighbors < 3:
-            raise ValueError(f"n_neighbors must be an int >= 3, got {self.n_neighbors!r}")
+            raise ArgumentError(f"n_neighbors must be an int >= 3, got {self.n_neighbors!r}")
         if not isinstance(self.patch_size, int) or isinstance(self.patch_size, bool) or self.patch_size < 0:
-            raise ValueError(f"patch_size must be a non-negative int, got {self.patch_size!r}")
+            raise ArgumentError(f"patch_size must be a non-negative int, got {self.patch_size!r}")
         aniso = self.anisotropic
         if isinstance(aniso, dict):
             try:
                 aniso = AnisotropicSettings(**aniso)
             except TypeError as exc:
-                raise ValueError(f"anisotropic: {exc}") from None
+                raise ArgumentError(f"anisotropic: {exc}") from None
             object.__setattr__(self, "anisotropic", aniso)
         if aniso is not None:
             if not isinstance(aniso, AnisotropicSettings):
-                raise ValueError(f"anisotropic must be AnisotropicSettings, a dict or None, got {aniso!r}")
+                raise ArgumentError(f"anisotropic must be AnisotropicSettings, a dict or None, got {aniso!r}")
             if self.patch_size == 0:
-                raise ValueError("anisotropic kernels live on the geodesic patches: set patch_size > 0")
+                raise ArgumentError("anisotropic kernels live on the geodesic patches: set patch_size > 0")
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys), the form that enters the cache key.

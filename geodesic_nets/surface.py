@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidSurfaceError
+from .errors import DependencyError
+from .validation import check_faces, check_verts
 
 if TYPE_CHECKING:  # pragma: no cover
     import trimesh
@@ -53,41 +54,8 @@ class Surface:
     __slots__ = ("_verts", "_faces", "_name", "_hash")
 
     def __init__(self, verts: Any, faces: Any = None, *, name: str | None = None) -> None:
-        where = f"{name}: " if name else ""
-        try:
-            v = np.asarray(verts, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InvalidSurfaceError(f"{where}vertices are not numeric: {exc}") from None
-        if v.ndim != 2 or v.shape[1] != 3:
-            raise InvalidSurfaceError(f"{where}expected verts of shape (V, 3), got {v.shape}")
-        bad = ~np.isfinite(v).all(axis=1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InvalidSurfaceError(
-                f"{where}vertex {i} has a non-finite coordinate {v[i].tolist()}"
-                f" ({int(bad.sum())} such vertices)"
-            )
-        f = None
-        if faces is not None:
-            fa = np.asarray(faces)
-            if fa.size == 0:
-                fa = fa.reshape(0, 3)
-            if fa.ndim != 2 or fa.shape[1] != 3:
-                raise InvalidSurfaceError(f"{where}expected faces of shape (F, 3), got {fa.shape}")
-            if fa.dtype.kind == "f":
-                if not np.all(np.isfinite(fa)) or np.any(fa != np.round(fa)):
-                    raise InvalidSurfaceError(f"{where}face indices are not integers")
-            elif fa.dtype.kind not in "iu":
-                raise InvalidSurfaceError(f"{where}face indices have dtype {fa.dtype}, expected int")
-            f = fa.astype(np.int64)
-            if f.size:
-                out = (f < 0) | (f >= len(v))
-                if out.any():
-                    j = int(np.flatnonzero(out.any(axis=1))[0])
-                    raise InvalidSurfaceError(
-                        f"{where}face {j} references vertex {f[j].tolist()} but there are"
-                        f" {len(v)} vertices ({int(out.any(axis=1).sum())} such faces)"
-                    )
+        v = check_verts(verts, what=name)
+        f = None if faces is None else check_faces(faces, len(v), what=name)
         self._verts = _readonly(v)
         self._faces = None if f is None else _readonly(f)
         self._name = name
@@ -193,7 +161,7 @@ class Surface:
         try:
             import pyvista as pv
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
+            raise DependencyError(
                 "Surface.to_pyvista needs pyvista: pip install 'geodesic-nets[viz]'"
             ) from exc
         if self._faces is None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .batch import MeshBatch
-from .errors import GeodesicNetsError
+from .errors import ArgumentError, GeodesicNetsError
 from .geometry.rotations import random_rotation_matrix
 from .nn.gauge.testing import assert_gauge_equivariant
 from .operators import SurfaceOperators, compute_operators
@@ -35,7 +35,7 @@ Per = Literal["vertex", "mesh"]
 
 def _check_per(per: str) -> None:
     if per not in ("vertex", "mesh"):
-        raise ValueError(f"per must be 'vertex' or 'mesh', got {per!r}")
+        raise ArgumentError(f"per must be 'vertex' or 'mesh', got {per!r}")
 
 
 def _operators(surface: Surface, operator_kwargs: dict | None) -> SurfaceOperators:

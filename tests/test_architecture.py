@@ -21,7 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
         {"errors"},
-        {"settings", "cache", "version"},
+        {"settings", "cache", "version", "validation"},
         {"surface"},
         {"io", "geometry"},
         {"shapes"},

@@ -6,8 +6,9 @@ One module per group of sub-commands, each with a ``register(subparsers)`` funct
 :mod:`.options` holds what the drawing commands share. Imports run one way:
 ``show -> show_run -> options``.
 
-Exit status: 0 on success, 1 for bad data or a failed run (:data:`EXIT_FAILURE`), 2 for a usage
-error (:data:`EXIT_USAGE`). ``-v`` (debug logging) goes before or after the sub-command.
+Exit status: 0 on success, 1 for bad data or a failed run (any other ``GeodesicNetsError``,
+:data:`EXIT_FAILURE`), 2 for a usage error (argparse's own, or an ``ArgumentError``: an option
+value the package cannot take, :data:`EXIT_USAGE`). Anything else is a bug and keeps its traceback. ``-v`` (debug logging) goes before or after the sub-command.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import logging
 import sys
 from typing import Sequence
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 from . import demo, geometry, show, show_run, train
 
 __all__ = ["main", "build_parser", "EXIT_FAILURE", "EXIT_USAGE"]
 
 #: exit status for bad data or a failed run (a GeodesicNetsError)
 EXIT_FAILURE = 1
-#: exit status for a usage error (argparse's, or an invalid option value)
+#: exit status for a usage error (argparse's, or an ArgumentError)
 EXIT_USAGE = 2
 
 _GROUPS = (geometry, train, show, show_run, demo)
@@ -48,9 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
+    except ArgumentError as exc:  # an option value the package cannot take: a usage error, like argparse's
+        print(f"geodesic-nets: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except GeodesicNetsError as exc:  # bad data, a failed run
         print(f"geodesic-nets: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except ValueError as exc:  # invalid option values: a usage error, like argparse's own
-        print(f"geodesic-nets: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ArgumentError
+
 __all__ = ["VIEWS", "positive_int", "check_out", "finish"]
 
 #: camera directions of ``--view``
@@ -27,10 +29,10 @@ def check_out(out: str | None) -> None:
     from .. import viz
 
     if out is None and not viz.has_display():
-        raise ValueError("there is no display to open a window on (DISPLAY is not set): "
+        raise ArgumentError("there is no display to open a window on (DISPLAY is not set): "
                          "pass --out FILE.png to write a picture instead")
     if out is not None and not str(out).lower().endswith(".png"):
-        raise ValueError(f"--out must name a .png file, got {out!r}")
+        raise ArgumentError(f"--out must name a .png file, got {out!r}")
 
 
 def finish(result, out: str | None, title: str) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .options import VIEWS, check_out, finish, positive_int
 from .show_run import show_features
+from ..errors import ArgumentError
 
 __all__ = ["register", "parse_scalar", "scalar_fields"]
 
@@ -93,10 +94,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     check_out(args.out)
     if len(args.inputs) == 2 or args.features:
         if len(args.inputs) != 2 or not args.features:
-            raise ValueError("a trained model's features are drawn with: show RUN_DIR FILE --features")
+            raise ArgumentError("a trained model's features are drawn with: show RUN_DIR FILE --features")
         return show_features(args, *args.inputs)
     if len(args.inputs) != 1:
-        raise ValueError(f"show takes one file (or RUN_DIR FILE --features), got {len(args.inputs)} paths")
+        raise ArgumentError(f"show takes one file (or RUN_DIR FILE --features), got {len(args.inputs)} paths")
     args.file = args.inputs[0]
     surface = load(args.file)
     common = {"window_size": args.size, "screenshot": args.out, "view": args.view}
@@ -111,7 +112,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         cmap = args.cmap or opts.get("cmap", "viridis")
         if args.frames:
             if len(fields) != 1:
-                raise ValueError(f"--frames draws over one field; --scalar {args.scalar[0]} gives {len(fields)}")
+                raise ArgumentError(f"--frames draws over one field; --scalar {args.scalar[0]} gives {len(fields)}")
             (name, vals), = fields.items()
             out = viz.plot_frames(surface, n_arrows=min(surface.num_verts, args.max_frames), scalars={name: vals},
                                   cmap=cmap, clim=opts.get("clim"), show_edges=False, title=title, **common)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .options import VIEWS, check_out, finish, positive_int
+from ..errors import ArgumentError
 
 __all__ = ["register", "show_features"]
 
@@ -24,7 +25,7 @@ def show_features(args: argparse.Namespace, run_dir: str, file: str) -> int:
     channels = "pca" if args.channels is None else tuple(args.channels)
     bad = [c for c in (args.channels or []) if not 0 <= c < feats.shape[1]]
     if bad:
-        raise ValueError(f"channels {bad} out of range: the model has {feats.shape[1]} feature channels")
+        raise ArgumentError(f"channels {bad} out of range: the model has {feats.shape[1]} feature channels")
     result = viz.plot_features(surface, feats, channels=channels, window_size=args.size, screenshot=args.out,
                                view=args.view, title=f"{Path(run_dir).name}: {surface.name or Path(file).stem}")
     return finish(result, args.out, f"geodesic-nets show {run_dir} {file} --features")

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import ArgumentError
+
 __all__ = ["register", "experiment_from_args"]
 
 
@@ -46,7 +48,7 @@ def _key_values(items: list[str] | None) -> dict:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"expected KEY=VALUE, got {item!r}")
+            raise ArgumentError(f"expected KEY=VALUE, got {item!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -75,10 +77,10 @@ def _headline(result: dict) -> dict:
 def _model_source(args: argparse.Namespace, *, files_too: bool = False) -> None:
     """Exactly one of RUN_DIR and --pretrained (for predict, RUN_DIR is then the first file)."""
     if args.pretrained is None and args.run_dir is None:
-        raise ValueError("give a run directory or --pretrained NAME")
+        raise ArgumentError("give a run directory or --pretrained NAME")
     if args.pretrained is not None and args.run_dir is not None:
         if not files_too:
-            raise ValueError("give a run directory or --pretrained NAME, not both")
+            raise ArgumentError("give a run directory or --pretrained NAME, not both")
         args.files = [args.run_dir, *args.files]  # predict --pretrained NAME SRC TGT...: RUN_DIR was SRC
         args.run_dir = None
 
@@ -92,7 +94,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     if args.pretrained is not None:
         if args.root is None:
-            raise ValueError("--pretrained needs --root (the dataset to evaluate on)")
+            raise ArgumentError("--pretrained needs --root (the dataset to evaluate on)")
         run = load_pretrained(args.pretrained)
         result = evaluate_model(run, split=args.split, dataset=args.dataset, root=args.root, task_options=options,
                                 cache_dir=args.cache, progress=progress)
@@ -114,7 +116,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     _model_source(args, files_too=True)
     if args.pretrained is not None and args.out is None:
-        raise ValueError("--pretrained needs --out (the folder for the point maps)")
+        raise ArgumentError("--pretrained needs --out (the folder for the point maps)")
     source = load_pretrained(args.pretrained) if args.pretrained is not None else args.run_dir
     written = predict_files(source, args.files, out_dir=args.out, checkpoint=args.checkpoint,
                             progress=not args.no_progress)

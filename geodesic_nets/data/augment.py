@@ -14,6 +14,7 @@ from typing import Literal, get_args
 import torch
 
 from ..geometry.rotations import random_rotation_matrix as _random_rotation_matrix
+from ..errors import ArgumentError
 
 __all__ = ["random_rotation_matrix", "random_rotation", "random_scale", "jitter", "Augment", "RotationMode"]
 
@@ -23,9 +24,9 @@ RotationMode = Literal["none", "so3", "x", "y", "z"]
 def _check_verts(verts: torch.Tensor) -> None:
     if not isinstance(verts, torch.Tensor) or verts.dim() != 2 or verts.shape[1] != 3:
         shape = tuple(verts.shape) if isinstance(verts, torch.Tensor) else type(verts).__name__
-        raise ValueError(f"verts must be a tensor of shape (V, 3), got {shape}")
+        raise ArgumentError(f"verts must be a tensor of shape (V, 3), got {shape}")
     if not verts.is_floating_point():
-        raise ValueError(f"verts must be floating point, got {verts.dtype}")
+        raise ArgumentError(f"verts must be floating point, got {verts.dtype}")
 
 
 def random_rotation_matrix(
@@ -45,7 +46,7 @@ def random_rotation_matrix(
         seed = int(torch.randint(0, 2**62, (), generator=generator))
         return torch.from_numpy(_random_rotation_matrix(seed)).to(dtype)
     if axis not in ("x", "y", "z"):
-        raise ValueError(f"axis must be one of 'so3', 'x', 'y', 'z', got {axis!r}")
+        raise ArgumentError(f"axis must be one of 'so3', 'x', 'y', 'z', got {axis!r}")
     a = float(torch.rand((), generator=generator, dtype=torch.float64)) * 2 * math.pi
     c, s = math.cos(a), math.sin(a)
     i, j = {"x": (1, 2), "y": (2, 0), "z": (0, 1)}[axis]
@@ -69,7 +70,7 @@ def random_scale(
     """``verts`` (V, 3) times one factor uniform in ``[low, high]`` (about the origin)."""
     _check_verts(verts)
     if not 0 < low <= high:
-        raise ValueError(f"need 0 < low <= high, got low={low}, high={high}")
+        raise ArgumentError(f"need 0 < low <= high, got low={low}, high={high}")
     f = low + (high - low) * float(torch.rand((), generator=generator, dtype=torch.float64))
     return verts * f
 
@@ -80,7 +81,7 @@ def jitter(
     """``verts`` (V, 3) plus independent normal noise of std ``sigma``, clipped to ``[-clip, clip]``."""
     _check_verts(verts)
     if sigma < 0 or clip < 0:
-        raise ValueError(f"sigma and clip must be >= 0, got sigma={sigma}, clip={clip}")
+        raise ArgumentError(f"sigma and clip must be >= 0, got sigma={sigma}, clip={clip}")
     noise = (torch.randn(verts.shape, generator=generator, dtype=torch.float64) * sigma).clamp_(-clip, clip)
     return verts + noise.to(dtype=verts.dtype, device=verts.device)
 
@@ -113,14 +114,14 @@ class Augment:
 
     def __post_init__(self) -> None:
         if self.rotate not in get_args(RotationMode):
-            raise ValueError(f"rotate must be one of {get_args(RotationMode)}, got {self.rotate!r}")
+            raise ArgumentError(f"rotate must be one of {get_args(RotationMode)}, got {self.rotate!r}")
         if self.scale is not None:
             ok = isinstance(self.scale, (tuple, list)) and len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1]
             if not ok:
-                raise ValueError(f"scale must be None or (low, high) with 0 < low <= high, got {self.scale!r}")
+                raise ArgumentError(f"scale must be None or (low, high) with 0 < low <= high, got {self.scale!r}")
             object.__setattr__(self, "scale", (float(self.scale[0]), float(self.scale[1])))  # lists from configs
         if self.jitter_sigma < 0 or self.jitter_clip < 0:
-            raise ValueError(f"jitter_sigma and jitter_clip must be >= 0, got {self.jitter_sigma}, {self.jitter_clip}")
+            raise ArgumentError(f"jitter_sigma and jitter_clip must be >= 0, got {self.jitter_sigma}, {self.jitter_clip}")
 
     def __call__(self, verts: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augmented copy of ``verts`` (V, 3); same dtype and device."""

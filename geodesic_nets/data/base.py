@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, DatasetError, IndexOutOfRangeError
 from ..settings import OperatorSettings
 from .sample import ShapeSample
 
@@ -61,17 +61,17 @@ class ShapeDataset(Dataset):
     ) -> None:
         check_choice("task", task, TaskName)
         if not isinstance(settings, OperatorSettings):
-            raise TypeError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
+            raise ArgumentError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
         samples = list(samples)
         for i, s in enumerate(samples):
             if not isinstance(s, ShapeSample):
-                raise TypeError(f"sample {i} is a {type(s).__name__}, expected a ShapeSample")
+                raise ArgumentError(f"sample {i} is a {type(s).__name__}, expected a ShapeSample")
         if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-            raise ValueError(f"num_classes must be a positive int or None, got {num_classes!r}")
+            raise ArgumentError(f"num_classes must be a positive int or None, got {num_classes!r}")
         if class_names is not None:
             class_names = [str(c) for c in class_names]
             if num_classes is None or len(class_names) != num_classes:
-                raise ValueError(f"{len(class_names)} class names given for num_classes={num_classes}")
+                raise ArgumentError(f"{len(class_names)} class names given for num_classes={num_classes}")
         self.name = str(name)
         self.task: TaskName = task
         self.settings = settings
@@ -99,7 +99,7 @@ class ShapeDataset(Dataset):
         n = len(self.samples)
         bad = [i for i in idx if not -n <= i < n]
         if bad:
-            raise IndexError(f"subset indices {bad[:5]} out of range for {n} samples")
+            raise IndexOutOfRangeError(f"subset indices {bad[:5]} out of range for {n} samples")
         out = copy.copy(self)
         out.samples = [self.samples[i] for i in idx]
         out.params = dict(self.params)
@@ -195,19 +195,19 @@ def resolve_root(
 
     Raises
     ------
-    GeodesicNetsError
+    DatasetError
         When ``root`` does not exist or neither directory has the layout; the message names
         the paths and describes the ``expected`` layout.
     """
     if root is None:
-        raise GeodesicNetsError(f"{dataset}: a root directory is needed ({expected})")
+        raise DatasetError(f"{dataset}: a root directory is needed ({expected})")
     root = Path(root)
     if not root.is_dir():
-        raise GeodesicNetsError(f"{dataset}: root {root} is not a directory; expected {expected}")
+        raise DatasetError(f"{dataset}: root {root} is not a directory; expected {expected}")
     for cand in (root / folder, root):
         if cand.is_dir() and is_layout(cand):
             return cand
-    raise GeodesicNetsError(f"{dataset}: neither {root} nor {root / folder} has the expected layout: {expected}")
+    raise DatasetError(f"{dataset}: neither {root} nor {root / folder} has the expected layout: {expected}")
 
 
 def prepare_options(
@@ -227,4 +227,4 @@ def prepare_options(
 def check_choice(name: str, value: Any, choice_type: Any) -> None:
     """ValueError unless ``value`` is one of the ``Literal`` type ``choice_type``'s values."""
     if value not in get_args(choice_type):
-        raise ValueError(f"{name} must be one of {get_args(choice_type)}, got {value!r}")
+        raise ArgumentError(f"{name} must be one of {get_args(choice_type)}, got {value!r}")

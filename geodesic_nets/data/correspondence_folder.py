@@ -19,7 +19,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from ..errors import GeodesicNetsError, MeshFormatError
+from ..errors import DatasetError, MeshFormatError
 from ..settings import OperatorSettings
 from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .faust import read_vts
@@ -104,17 +104,17 @@ class CorrespondenceFolder(ShapeDataset):
             by_stem = {p.stem: p for p in paths}
             unknown = [s for s in wanted if s not in by_stem]
             if unknown:
-                raise GeodesicNetsError(f"{root / 'shapes'} has no shape named {unknown[0]!r}")
+                raise DatasetError(f"{root / 'shapes'} has no shape named {unknown[0]!r}")
             paths = [by_stem[s] for s in wanted]
         if not paths:
-            raise GeodesicNetsError(f"{root / 'shapes'} holds no {'/'.join(SHAPE_EXTENSIONS)} mesh")
+            raise DatasetError(f"{root / 'shapes'} holds no {'/'.join(SHAPE_EXTENSIONS)} mesh")
         stems = [p.stem for p in paths]
         if len(set(stems)) != len(stems):
-            raise GeodesicNetsError(f"{root / 'shapes'} holds two meshes with one name (different extensions)")
+            raise DatasetError(f"{root / 'shapes'} holds two meshes with one name (different extensions)")
         vts = [root / "corres" / f"{p.stem}.vts" for p in paths]
         missing = [str(v) for v in vts if not v.is_file()]
         if missing:
-            raise GeodesicNetsError(f"{len(missing)} correspondence file(s) missing, first {missing[0]}")
+            raise DatasetError(f"{len(missing)} correspondence file(s) missing, first {missing[0]}")
         prepared = prepare_samples(paths, desc=f"{root.name} shapes",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []

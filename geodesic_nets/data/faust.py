@@ -9,7 +9,7 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
-from ..errors import GeodesicNetsError, MeshFormatError
+from ..errors import ArgumentError, DatasetError, MeshFormatError
 from ..settings import OperatorSettings
 from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .prepare import prepare_samples
@@ -35,7 +35,7 @@ def faust_shape_numbers(split: Split, shapes: Sequence[int] | None = None) -> li
     shapes = [int(s) for s in shapes]
     bad = [s for s in shapes if s not in numbers]
     if bad:
-        raise ValueError(f"shapes {bad} are not in the {split!r} split (numbers {numbers.start}-{numbers.stop - 1})")
+        raise ArgumentError(f"shapes {bad} are not in the {split!r} split (numbers {numbers.start}-{numbers.stop - 1})")
     return shapes
 
 
@@ -121,7 +121,7 @@ class FAUST(ShapeDataset):
         paths = [root / f"tr_reg_{n:03d}.off" for n in numbers]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
-            raise GeodesicNetsError(f"FAUST: {len(missing)} file(s) missing, first {missing[0]}")
+            raise DatasetError(f"FAUST: {len(missing)} file(s) missing, first {missing[0]}")
         prepared = prepare_samples(paths, desc=f"FAUST {split}",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []
@@ -199,7 +199,7 @@ class FAUSTRemeshed(ShapeDataset):
         vts = [root / "corres" / f"tr_reg_{n:03d}.vts" for n in numbers]
         missing = [str(p) for p in paths + vts if not p.is_file()]
         if missing:
-            raise GeodesicNetsError(f"FAUST_r: {len(missing)} file(s) missing, first {missing[0]}")
+            raise DatasetError(f"FAUST_r: {len(missing)} file(s) missing, first {missing[0]}")
         prepared = prepare_samples(paths, desc=f"FAUST_r {split}",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []

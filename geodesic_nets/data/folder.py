@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..errors import GeodesicNetsError, MeshFormatError
+from ..errors import ArgumentError, DatasetError, MeshFormatError
 from ..io import READ_FORMATS
 from ..settings import OperatorSettings
 from .base import ShapeDataset, check_choice, prepare_options
@@ -108,7 +108,7 @@ class FolderDataset(ShapeDataset):
 
     Raises
     ------
-    GeodesicNetsError
+    DatasetError
         A missing root, no class folder or mesh, a mesh without a label file.
     MeshFormatError
         A label file whose length differs from the mesh's vertex count (naming both files).
@@ -132,16 +132,16 @@ class FolderDataset(ShapeDataset):
     ) -> None:
         check_choice("task", task, FolderTask)
         if split is not None and split not in _SPLITS:
-            raise ValueError(f"split must be one of {_SPLITS} or None, got {split!r}")
+            raise ArgumentError(f"split must be one of {_SPLITS} or None, got {split!r}")
         settings = settings or OperatorSettings()
         root = Path(root)
         if not root.is_dir():
-            raise GeodesicNetsError(f"FolderDataset: root {root} is not a directory")
+            raise DatasetError(f"FolderDataset: root {root} is not a directory")
         opts = prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad)
         if task == "classification":
             samples, class_names = _classification(root, split, opts)
             if num_classes is not None and num_classes != len(class_names):
-                raise GeodesicNetsError(f"FolderDataset: num_classes={num_classes} but {root} has {len(class_names)} class folders")
+                raise DatasetError(f"FolderDataset: num_classes={num_classes} but {root} has {len(class_names)} class folders")
             num_classes = len(class_names)
         else:
             samples, num_classes = _segmentation(root, split, num_classes, opts)
@@ -160,7 +160,7 @@ def _classification(root: Path, split: str | None, opts: dict) -> tuple[list[Sha
     else:
         classes = top
     if not classes:
-        raise GeodesicNetsError(
+        raise DatasetError(
             f"FolderDataset: no class folder in {root}; expected root/CLASS/*.obj, root/SPLIT/CLASS/*.obj "
             "or root/CLASS/SPLIT/*.obj"
         )
@@ -177,7 +177,7 @@ def _classification(root: Path, split: str | None, opts: dict) -> tuple[list[Sha
             files.extend((p, label, s) for p in _shape_files(folder, CLASSIFICATION_EXTENSIONS))
     if not files:
         where = f"root/SPLIT/CLASS or root/CLASS/SPLIT with SPLIT={split}" if split else "the class folders"
-        raise GeodesicNetsError(f"FolderDataset: no shape file in {where} of {root} (extensions {CLASSIFICATION_EXTENSIONS})")
+        raise DatasetError(f"FolderDataset: no shape file in {where} of {root} (extensions {CLASSIFICATION_EXTENSIONS})")
     prepared = prepare_samples([p for p, _, _ in files], desc=f"folder {split or 'all'}", **opts)
     samples = []
     for ps in prepared:
@@ -198,11 +198,11 @@ def _segmentation(root: Path, split: str | None, num_classes: int | None, opts: 
         folders = [(f, f.name if f != root else None) for f in all_folders]
     else:
         if not (root / split).is_dir():
-            raise GeodesicNetsError(f"FolderDataset: no {split}/ folder in {root} (split={split!r})")
+            raise DatasetError(f"FolderDataset: no {split}/ folder in {root} (split={split!r})")
         folders = [(root / split, split)]
     meshes = [(p, s) for f, s in folders for p in _shape_files(f, SEGMENTATION_EXTENSIONS)]
     if not meshes:
-        raise GeodesicNetsError(
+        raise DatasetError(
             f"FolderDataset: no mesh in {[str(f) for f, _ in folders]}; expected NAME.obj (or .off, .ply, ...) "
             "beside NAME.txt or NAME.npy per-vertex labels"
         )
@@ -210,7 +210,7 @@ def _segmentation(root: Path, split: str | None, num_classes: int | None, opts: 
     for p, _ in meshes:
         lf = _label_file(p)
         if lf is None:
-            raise GeodesicNetsError(f"FolderDataset: mesh {p} has no label file {p.with_suffix('.txt').name} or {p.with_suffix('.npy').name} beside it")
+            raise DatasetError(f"FolderDataset: mesh {p} has no label file {p.with_suffix('.txt').name} or {p.with_suffix('.npy').name} beside it")
         label_files.append(lf)
     labels = [read_vertex_labels(lf) for lf in label_files]
     largest = max((int(lab.max()) for lab in labels if len(lab)), default=-1)
@@ -219,7 +219,7 @@ def _segmentation(root: Path, split: str | None, num_classes: int | None, opts: 
         largest_all = max((int(read_vertex_labels(lf).max(initial=-1)) for lf in others if lf is not None), default=-1)
         num_classes = max(largest, largest_all) + 1
     elif largest >= num_classes:
-        raise GeodesicNetsError(f"FolderDataset: label {largest} found in {root} but num_classes={num_classes}")
+        raise DatasetError(f"FolderDataset: label {largest} found in {root} but num_classes={num_classes}")
     prepared = prepare_samples([p for p, _ in meshes], desc=f"folder {split or 'all'}", **opts)
     samples = []
     for ps in prepared:

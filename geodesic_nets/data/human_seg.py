@@ -18,7 +18,7 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
-from ..errors import GeodesicNetsError, MeshFormatError
+from ..errors import ArgumentError, DatasetError, MeshFormatError
 from ..settings import OperatorSettings
 from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .prepare import prepare_samples
@@ -58,7 +58,7 @@ def meshcnn_edges(faces: np.ndarray, *, return_face_edges: bool = False):
     """
     f = np.asarray(faces, dtype=np.int64)
     if f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(f"faces must have shape (F, 3), got {f.shape}")
+        raise ArgumentError(f"faces must have shape (F, 3), got {f.shape}")
     half = np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], axis=1).reshape(-1, 2)  # (3F, 2), walk order
     half.sort(axis=1)
     uniq, first, inverse = np.unique(half, axis=0, return_index=True, return_inverse=True)
@@ -193,20 +193,20 @@ class HumanSegmentation(ShapeDataset):
         meshes: list[tuple[Path, str]] = []
         for sub in subs:
             if not (root / sub).is_dir():
-                raise GeodesicNetsError(f"HumanSegmentation: no {sub}/ folder in {root}")
+                raise DatasetError(f"HumanSegmentation: no {sub}/ folder in {root}")
             meshes.extend((p, sub) for p in sorted((root / sub).glob("*.obj")))
         if names is not None:
             by_stem = {p.stem: (p, sub) for p, sub in meshes}
             unknown = [n for n in names if n not in by_stem]
             if unknown:
-                raise GeodesicNetsError(f"HumanSegmentation: no mesh {unknown[:5]} in the {split!r} split of {root}")
+                raise DatasetError(f"HumanSegmentation: no mesh {unknown[:5]} in the {split!r} split of {root}")
             meshes = [by_stem[n] for n in names]
         if not meshes:
-            raise GeodesicNetsError(f"HumanSegmentation: no .obj file in {[str(root / s) for s in subs]}")
+            raise DatasetError(f"HumanSegmentation: no .obj file in {[str(root / s) for s in subs]}")
         segs = [root / "seg" / f"{p.stem}.eseg" for p, _ in meshes]
         missing = [str(s) for s in segs if not s.is_file()]
         if missing:
-            raise GeodesicNetsError(f"HumanSegmentation: {len(missing)} label file(s) missing, first {missing[0]}")
+            raise DatasetError(f"HumanSegmentation: {len(missing)} label file(s) missing, first {missing[0]}")
 
         prepared = prepare_samples([p for p, _ in meshes], desc=f"human_seg {split}",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import torch
 
 from .. import errors as _errors
-from ..errors import GeodesicNetsError, GeometryError
+from ..errors import ArgumentError, GeodesicNetsError, GeometryError
 from ..operators import OperatorTensors
 from ..precompute import ShapeOutcome, SurfaceOrPath, run_pipeline
 from ..settings import OperatorSettings
@@ -79,15 +79,15 @@ def _exception(done: ShapeOutcome) -> Exception:
 def _checked_items(items: Sequence[SurfaceOrPath], *, settings, jobs, dtype) -> list[SurfaceOrPath]:
     """``items`` as a list, after checking every argument of :func:`prepare_samples` but the cache."""
     if not isinstance(settings, OperatorSettings):
-        raise TypeError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
+        raise ArgumentError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+        raise ArgumentError(f"jobs must be an int >= 1, got {jobs!r}")
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise ValueError(f"dtype must be a floating torch dtype, got {dtype!r}")
+        raise ArgumentError(f"dtype must be a floating torch dtype, got {dtype!r}")
     items = list(items)
     for i, it in enumerate(items):
         if not isinstance(it, (Surface, str, os.PathLike)):
-            raise TypeError(f"item {i} must be a Surface or a path, got {type(it).__name__}")
+            raise ArgumentError(f"item {i} must be a Surface or a path, got {type(it).__name__}")
     return items
 
 

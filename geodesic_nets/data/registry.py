@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError
 from ..settings import OperatorSettings
 from .base import ShapeDataset
 from .correspondence_folder import CorrespondenceFolder
@@ -62,18 +62,18 @@ def load_dataset(
 
     Raises
     ------
-    GeodesicNetsError
+    ArgumentError
         An unknown name (the message lists the known ones), a missing ``root`` for a file
         dataset or a ``root`` given to a generated one.
     """
     if name not in DATASETS:
-        raise GeodesicNetsError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+        raise ArgumentError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     cls = DATASETS[name]
     common = dict(split=split, settings=settings, cache_dir=cache_dir, jobs=jobs, **kwargs)
     if name in FILE_DATASETS:
         if root is None:
-            raise GeodesicNetsError(f"dataset {name!r} reads files: give root=<its directory>")
+            raise ArgumentError(f"dataset {name!r} reads files: give root=<its directory>")
         return cls(root, **common)
     if root is not None:
-        raise GeodesicNetsError(f"dataset {name!r} is generated and reads no files; root={str(root)!r} was given")
+        raise ArgumentError(f"dataset {name!r} is generated and reads no files; root={str(root)!r} was given")
     return cls(**common)

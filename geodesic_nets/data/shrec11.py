@@ -8,7 +8,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from ..errors import GeodesicNetsError
+from ..errors import DatasetError
 from ..settings import OperatorSettings
 from .base import ShapeDataset, check_choice, prepare_options, resolve_root
 from .prepare import prepare_samples
@@ -90,7 +90,7 @@ class SHREC11(ShapeDataset):
         if classes is not None:
             unknown = sorted(set(classes) - set(names))
             if unknown:
-                raise GeodesicNetsError(f"SHREC11: no class {unknown} in {root}; classes there: {names}")
+                raise DatasetError(f"SHREC11: no class {unknown} in {root}; classes there: {names}")
             dirs = [d for d in dirs if d.name in set(classes)]
             names = [d.name for d in dirs]
 
@@ -101,7 +101,7 @@ class SHREC11(ShapeDataset):
                 key=lambda t: (t[0].name, t[1]),
             )
             if not found:
-                raise GeodesicNetsError(f"SHREC11: class folder {d} holds no .obj file in train/ or test/")
+                raise DatasetError(f"SHREC11: class folder {d} holds no .obj file in train/ or test/")
             files.extend((p, d.name, sub) for p, sub in found)
 
         if split_mode == "given":
@@ -110,7 +110,7 @@ class SHREC11(ShapeDataset):
             try:
                 train, test = per_class_split([f[1] for f in files], n_train=n_train, seed=seed)
             except ValueError as exc:
-                raise GeodesicNetsError(f"SHREC11 in {root}: {exc}") from exc
+                raise DatasetError(f"SHREC11 in {root}: {exc}") from exc
             chosen = (train if split == "train" else test).tolist()
         picked = [files[i] for i in chosen]
 

@@ -12,6 +12,8 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 __all__ = ["class_rng", "per_class_split", "random_split", "kfold_splits"]
 
 
@@ -26,7 +28,7 @@ def class_rng(seed: int, key: Hashable) -> np.random.Generator:
 
 def _check_seed(seed: int) -> None:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise ArgumentError(f"seed must be a non-negative int, got {seed!r}")
 
 
 def per_class_split(classes: Sequence[Hashable], *, n_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,13 +55,13 @@ def per_class_split(classes: Sequence[Hashable], *, n_train: int, seed: int) -> 
     """
     _check_seed(seed)
     if not isinstance(n_train, (int, np.integer)) or n_train < 1:
-        raise ValueError(f"n_train must be a positive int, got {n_train!r}")
+        raise ArgumentError(f"n_train must be a positive int, got {n_train!r}")
     keys = [str(c) for c in classes]
     train: list[int] = []
     for key in sorted(set(keys)):
         members = np.array([i for i, k in enumerate(keys) if k == key], dtype=np.int64)
         if len(members) <= n_train:
-            raise ValueError(f"class {key!r} has {len(members)} items; cannot draw n_train={n_train} and keep a test set")
+            raise ArgumentError(f"class {key!r} has {len(members)} items; cannot draw n_train={n_train} and keep a test set")
         pick = class_rng(seed, key).permutation(len(members))[:n_train]
         train.extend(members[pick].tolist())
     train_arr = np.array(sorted(train), dtype=np.int64)
@@ -76,7 +78,7 @@ def random_split(n: int, *, n_test: int, seed: int) -> tuple[np.ndarray, np.ndar
     """
     _check_seed(seed)
     if not 0 <= n_test <= n:
-        raise ValueError(f"n_test must be in [0, {n}], got {n_test}")
+        raise ArgumentError(f"n_test must be in [0, {n}], got {n_test}")
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_test:]).astype(np.int64), np.sort(perm[:n_test]).astype(np.int64)
 
@@ -104,7 +106,7 @@ def kfold_splits(
     """
     _check_seed(seed)
     if not isinstance(k, (int, np.integer)) or not 2 <= k <= n:
-        raise ValueError(f"k must be an int in [2, n={n}], got {k!r}")
+        raise ArgumentError(f"k must be an int in [2, n={n}], got {k!r}")
     fold_of = np.empty(n, dtype=np.int64)
     if classes is None:
         perm = np.random.default_rng(seed).permutation(n)
@@ -112,7 +114,7 @@ def kfold_splits(
     else:
         keys = [str(c) for c in classes]
         if len(keys) != n:
-            raise ValueError(f"classes has {len(keys)} entries for n={n}")
+            raise ArgumentError(f"classes has {len(keys)} entries for n={n}")
         start = 0
         for key in sorted(set(keys)):
             members = np.array([i for i, c in enumerate(keys) if c == key], dtype=np.int64)

@@ -32,6 +32,7 @@ from ..surface import Surface
 from .base import ShapeDataset, check_choice, prepare_options
 from .prepare import prepare_samples
 from .sample import ShapeSample
+from ..errors import ArgumentError
 
 __all__ = ["SyntheticShapes", "SyntheticCorrespondence", "SyntheticSegmentation", "SYNTHETIC_CLASSES"]
 
@@ -46,12 +47,12 @@ _STREAM_SHAPES, _STREAM_CORR, _STREAM_SEG = 1, 2, 3
 def _check(split: str, seed: int, test_fraction: float, verts_range: Sequence[int]) -> tuple[int, int]:
     check_choice("split", split, Split)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise ArgumentError(f"seed must be a non-negative int, got {seed!r}")
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise ArgumentError(f"test_fraction must be in (0, 1), got {test_fraction}")
     lo, hi = (int(v) for v in verts_range)
     if not 50 <= lo <= hi:
-        raise ValueError(f"verts_range must be (low, high) with 50 <= low <= high, got {tuple(verts_range)}")
+        raise ArgumentError(f"verts_range must be (low, high) with 50 <= low <= high, got {tuple(verts_range)}")
     return lo, hi
 
 
@@ -116,9 +117,9 @@ class SyntheticShapes(ShapeDataset):
     ) -> None:
         lo, hi = _check(split, seed, test_fraction, verts_range)
         if not isinstance(n_classes, int) or not 2 <= n_classes <= len(SYNTHETIC_CLASSES):
-            raise ValueError(f"n_classes must be an int in [2, {len(SYNTHETIC_CLASSES)}], got {n_classes!r}")
+            raise ArgumentError(f"n_classes must be an int in [2, {len(SYNTHETIC_CLASSES)}], got {n_classes!r}")
         if not isinstance(n_per_class, int) or n_per_class < 2:
-            raise ValueError(f"n_per_class must be an int >= 2 (a train and a test instance), got {n_per_class!r}")
+            raise ArgumentError(f"n_per_class must be an int >= 2 (a train and a test instance), got {n_per_class!r}")
         settings = settings or OperatorSettings()
         classes = list(SYNTHETIC_CLASSES[:n_classes])
         todo = [
@@ -160,7 +161,7 @@ class SyntheticShapes(ShapeDataset):
             faces = sphere_tessellation(dirs)
             pts = SHAPE_MAPS[class_name](dirs)
         else:
-            raise ValueError(f"unknown synthetic class {class_name!r}; expected one of {SYNTHETIC_CLASSES}")
+            raise ArgumentError(f"unknown synthetic class {class_name!r}; expected one of {SYNTHETIC_CLASSES}")
         pts = random_placement(smooth_deformation(pts, rng), rng, rotate=True)
         verts, faces, _, _ = shuffle_vertices(pts, faces, rng)
         return Surface(verts, faces, name=name)
@@ -234,11 +235,11 @@ class SyntheticCorrespondence(ShapeDataset):
     ) -> None:
         lo, hi = _check(split, seed, test_fraction, verts_range)
         if not isinstance(n_shapes, int) or n_shapes < 2:
-            raise ValueError(f"n_shapes must be an int >= 2, got {n_shapes!r}")
+            raise ArgumentError(f"n_shapes must be an int >= 2, got {n_shapes!r}")
         if not isinstance(n_reference, int) or not 4 <= n_reference <= lo:
-            raise ValueError(f"n_reference must be an int in [4, {lo}] (the smallest vertex count), got {n_reference!r}")
+            raise ArgumentError(f"n_reference must be an int in [4, {lo}] (the smallest vertex count), got {n_reference!r}")
         if deformation < 0:
-            raise ValueError(f"deformation must be >= 0, got {deformation}")
+            raise ArgumentError(f"deformation must be >= 0, got {deformation}")
         settings = settings or OperatorSettings()
         base_rng = np.random.default_rng([seed, _STREAM_CORR, 0])
         shape_map = radial_bump_map(base_rng)
@@ -346,9 +347,9 @@ class SyntheticSegmentation(ShapeDataset):
     ) -> None:
         lo, hi = _check(split, seed, test_fraction, verts_range)
         if not isinstance(n_shapes, int) or n_shapes < 2:
-            raise ValueError(f"n_shapes must be an int >= 2, got {n_shapes!r}")
+            raise ArgumentError(f"n_shapes must be an int >= 2, got {n_shapes!r}")
         if not isinstance(n_parts, int) or not 2 <= n_parts <= 12:
-            raise ValueError(f"n_parts must be an int in [2, 12], got {n_parts!r}")
+            raise ArgumentError(f"n_parts must be an int in [2, 12], got {n_parts!r}")
         settings = settings or OperatorSettings()
         todo = [i for i in range(n_shapes) if split == "all" or _split_of(i, n_shapes, test_fraction) == split]
         made = []

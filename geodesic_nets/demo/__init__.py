@@ -14,7 +14,6 @@ Everything runs on meshes the package generates itself (no downloads, no data fi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 from .elements import face_areas, face_normals, vertex_normals
 from .gradient import hat_gradients
 from .frames import _as_faces, _as_verts
@@ -206,7 +206,7 @@ def anisotropic_laplacian(
 def _anisotropy(value: float) -> float:
     alpha = float(value)
     if not np.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"anisotropy must be a positive finite number, got {value!r}")
+        raise ArgumentError(f"anisotropy must be a positive finite number, got {value!r}")
     return alpha
 
 
@@ -264,11 +264,11 @@ def anisotropic_heat_kernels(
     if c.shape != q.shape or c.ndim != 1:
         raise GeometryError(f"center and neighbor must be 1-D of one length, got {c.shape} and {q.shape}")
     if not isinstance(n_orientations, int) or n_orientations < 1:
-        raise ValueError(f"n_orientations must be a positive int, got {n_orientations!r}")
+        raise ArgumentError(f"n_orientations must be a positive int, got {n_orientations!r}")
     alphas = tuple(float(a) for a in anisotropy)
     taus = np.asarray(times, dtype=np.float64)
     if not alphas or min(alphas) < 1 or taus.size == 0 or not (taus > 0).all():
-        raise ValueError(f"need anisotropy >= 1 and positive times, got {anisotropy!r}, {times!r}")
+        raise ArgumentError(f"need anisotropy >= 1 and positive times, got {anisotropy!r}, {times!r}")
     stiffness = _OrientedStiffness(v, f, face_principal_directions(v, f) if directions is None else directions)
     k = min(int(k_eig), len(v))
     t = taus * weyl_time_unit(float(face_areas(v, f).sum()), k)  # (n_t,)

@@ -48,6 +48,7 @@ from .frames import TangentFrames, _as_faces, _as_verts
 from .neighbors import knn_edges
 from .tangent_space import _extrinsic_angles, _intrinsic_angles
 from .transport import Connection, holonomy, transport_along_path, transport_vectors, wrap_angle
+from ..errors import ArgumentError
 
 __all__ = [
     "Connection",
@@ -110,12 +111,12 @@ def levi_civita_connection(
         See the module docstring for the sign conventions.
     """
     if boundary not in ("half_disk", "wedge"):
-        raise ValueError(f"boundary must be 'half_disk' or 'wedge', got {boundary!r}")
+        raise ArgumentError(f"boundary must be 'half_disk' or 'wedge', got {boundary!r}")
     if not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
+        raise ArgumentError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
     v = _as_verts(verts)
     if len(frames.normals) != len(v):
-        raise ValueError(f"frames have {len(frames.normals)} vertices, verts have {len(v)}")
+        raise ArgumentError(f"frames have {len(frames.normals)} vertices, verts have {len(v)}")
     if faces is None:
         src, dst = knn_edges(v, int(n_neighbors)) if len(v) > 1 else (np.zeros(0, np.int64),) * 2
         angle = _extrinsic_angles(v, frames, src, dst)

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from .frames import _as_faces, _as_verts
 from .transport import Connection
 from .validate import check_point_cloud
+from ..errors import ArgumentError
 
 __all__ = ["connection_laplacian"]
 
@@ -73,7 +74,7 @@ def connection_laplacian(
         Use it with a mass matrix (vertex areas) for the generalized eigenproblem.
     """
     if weights not in ("cotan", "uniform"):
-        raise ValueError(f"weights must be 'cotan' or 'uniform', got {weights!r}")
+        raise ArgumentError(f"weights must be 'cotan' or 'uniform', got {weights!r}")
     v = _as_verts(verts)
     nv = len(v)
     src, dst = connection.edge_src, connection.edge_dst

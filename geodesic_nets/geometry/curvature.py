@@ -18,7 +18,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
+from ..validation import check_faces, check_verts
 from .elements import boundary_vertex_mask, corner_angles, face_edge_lengths, vertex_normals
 from .laplacian import cotan_laplacian_from_lengths, mass_from_lengths
 
@@ -28,20 +29,10 @@ AreaKind = Literal["barycentric", "voronoi"]
 
 
 def _mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    v = np.asarray(verts, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise GeometryError(f"expected verts of shape (V, 3), got {v.shape}")
     if faces is None:
         raise GeometryError("curvatures need a triangle mesh, got a point cloud (faces=None)")
-    f = np.asarray(faces)
-    if f.size == 0 or len(v) == 0:
-        raise GeometryError("empty mesh: curvatures need at least one face")
-    f = f.astype(np.int64, copy=False)
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise GeometryError(f"expected faces of shape (F, 3), got {f.shape}")
-    if f.min() < 0 or f.max() >= len(v):
-        raise GeometryError(f"face indices must lie in [0, {len(v)})")
-    return v, f
+    v = check_verts(verts, error=GeometryError, allow_empty=False)
+    return v, check_faces(faces, len(v), error=GeometryError, allow_empty=False)
 
 
 def angle_defect(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -65,7 +56,7 @@ def gaussian_curvature(verts: np.ndarray, faces: np.ndarray, *, area: AreaKind =
     Vertices in no face get 0.
     """
     if area not in ("barycentric", "voronoi"):
-        raise ValueError(f"area must be 'barycentric' or 'voronoi', got {area!r}")
+        raise ArgumentError(f"area must be 'barycentric' or 'voronoi', got {area!r}")
     v, f = _mesh(verts, faces)
     m = mass_from_lengths(f, face_edge_lengths(v, f), len(v), kind=area).diagonal()
     return angle_defect(v, f) / m
@@ -77,7 +68,7 @@ def mean_curvature(verts: np.ndarray, faces: np.ndarray, *, area: AreaKind = "vo
     Positive on a sphere whose faces are oriented with outward normals. Vertices in no face get 0.
     """
     if area not in ("barycentric", "voronoi"):
-        raise ValueError(f"area must be 'barycentric' or 'voronoi', got {area!r}")
+        raise ArgumentError(f"area must be 'barycentric' or 'voronoi', got {area!r}")
     v, f = _mesh(verts, faces)
     lengths = face_edge_lengths(v, f)
     L = cotan_laplacian_from_lengths(f, lengths, len(v))

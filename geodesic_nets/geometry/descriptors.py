@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 
 __all__ = ["hks", "hks_times", "wks", "wks_energies"]
 
@@ -61,7 +61,7 @@ def hks_times(evals: np.ndarray, n: int = 16) -> np.ndarray:
     times : ndarray, shape (n,), float64, ascending
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+        raise ArgumentError(f"n must be a positive integer, got {n!r}")
     lam = np.asarray(evals, dtype=np.float64).ravel()
     nz = lam[_nonzero(lam)] if lam.size else lam
     if nz.size == 0:
@@ -97,11 +97,11 @@ def hks(
         ``h[x, j] = sum_k exp(-lambda_k t_j) phi_k(x)^2``.
     """
     if normalization not in ("none", "heat_trace"):
-        raise ValueError(f"normalization must be 'none' or 'heat_trace', got {normalization!r}")
+        raise ArgumentError(f"normalization must be 'none' or 'heat_trace', got {normalization!r}")
     lam, phi = _check_basis(evals, evecs)
     t = hks_times(lam) if times is None else np.asarray(times, dtype=np.float64).ravel()
     if t.size == 0 or not np.all(np.isfinite(t)) or (t < 0).any():
-        raise ValueError("times must be a non-empty array of finite non-negative numbers")
+        raise ArgumentError("times must be a non-empty array of finite non-negative numbers")
     filt = np.exp(-np.outer(np.clip(lam, 0.0, None), t))  # (K, T)
     out = (phi * phi) @ filt  # (V, T)
     if normalization == "heat_trace":
@@ -121,9 +121,9 @@ def wks_energies(evals: np.ndarray, n_energies: int = 16, *, sigma_factor: float
     sigma : float
     """
     if isinstance(n_energies, bool) or not isinstance(n_energies, (int, np.integer)) or n_energies < 1:
-        raise ValueError(f"n_energies must be a positive integer, got {n_energies!r}")
+        raise ArgumentError(f"n_energies must be a positive integer, got {n_energies!r}")
     if not (np.isfinite(sigma_factor) and sigma_factor > 0):
-        raise ValueError(f"sigma_factor must be a positive number, got {sigma_factor!r}")
+        raise ArgumentError(f"sigma_factor must be a positive number, got {sigma_factor!r}")
     lam = np.asarray(evals, dtype=np.float64).ravel()
     nz = lam[_nonzero(lam)] if lam.size else lam
     if nz.size == 0:

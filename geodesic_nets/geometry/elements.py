@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import ArgumentError
+
 __all__ = [
     "directed_edges",
     "undirected_edges",
@@ -149,7 +151,7 @@ def vertex_normals(verts: np.ndarray, faces: np.ndarray, *, weighting: str = "an
     elif weighting == "area":
         w = np.repeat(face_areas(v, f)[:, None], 3, axis=1)
     else:
-        raise ValueError(f"weighting must be 'angle' or 'area', got {weighting!r}")
+        raise ArgumentError(f"weighting must be 'angle' or 'area', got {weighting!r}")
     n = np.zeros_like(v)
     for c in range(3):
         np.add.at(n, f[:, c], fn * w[:, c : c + 1])

@@ -32,7 +32,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from ..errors import InvalidSurfaceError
+from ..errors import ArgumentError
+from ..validation import check_faces, check_verts
 from .elements import directed_edges, vertex_normals
 from .neighbors import knn
 
@@ -77,7 +78,7 @@ class TangentFrames:
         """
         a = np.asarray(angles, dtype=np.float64)
         if a.shape != (len(self.normals),):
-            raise ValueError(f"expected angles of shape ({len(self.normals)},), got {a.shape}")
+            raise ArgumentError(f"expected angles of shape ({len(self.normals)},), got {a.shape}")
         c, s = np.cos(a)[:, None], np.sin(a)[:, None]
         return TangentFrames(
             self.normals, c * self.basis_x + s * self.basis_y, -s * self.basis_x + c * self.basis_y
@@ -97,23 +98,11 @@ class TangentFrames:
 
 
 def _as_verts(verts: np.ndarray) -> np.ndarray:
-    v = np.asarray(verts, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise InvalidSurfaceError(f"expected verts of shape (V, 3), got {v.shape}")
-    return v
+    return check_verts(verts)
 
 
 def _as_faces(faces: np.ndarray, num_verts: int) -> np.ndarray:
-    f = np.asarray(faces)
-    if f.size == 0:
-        f = f.reshape(0, 3)
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise InvalidSurfaceError(f"expected faces of shape (F, 3), got {f.shape}")
-    f = f.astype(np.int64, copy=False)
-    if f.size and (f.min() < 0 or f.max() >= num_verts):
-        bad = int(np.flatnonzero((f < 0).any(1) | (f >= num_verts).any(1))[0])
-        raise InvalidSurfaceError(f"face {bad} has a vertex index out of range [0, {num_verts})")
-    return f
+    return check_faces(faces, num_verts)
 
 
 def reference_neighbors(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -265,7 +254,7 @@ def vertex_frames(verts: np.ndarray, faces: np.ndarray | None = None, *, n_neigh
         See the module docstring for the construction and its fallbacks.
     """
     if not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
+        raise ArgumentError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
     v = _as_verts(verts)
     if faces is None:
         return _cloud_frames(v, int(n_neighbors))

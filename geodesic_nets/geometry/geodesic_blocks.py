@@ -10,7 +10,7 @@ from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 from .validate import _check_indices
 
 __all__ = [
@@ -32,7 +32,7 @@ class GeodesicSolver(Protocol):
 
 def _check_block_size(block_size) -> int:
     if isinstance(block_size, (bool, np.bool_)) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+        raise ArgumentError(f"block_size must be a positive integer, got {block_size!r}")
     return int(block_size)
 
 
@@ -131,7 +131,7 @@ def pairwise_geodesic_distances(
     dist : ndarray, shape (N,), float64
     """
     if not isinstance(symmetrize, (bool, np.bool_)):
-        raise ValueError(f"symmetrize must be a bool, got {symmetrize!r}")
+        raise ArgumentError(f"symmetrize must be a bool, got {symmetrize!r}")
     nv = int(solver.num_verts)
     a = _check_indices(src, nv, what="src")
     b = _check_indices(dst, nv, what="dst")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 from .components import _Component, _split_components
 from .validate import _as_faces, _as_verts, _check_index, _check_indices, check_mesh_scale, check_point_cloud
 
@@ -50,15 +50,15 @@ class HeatGeodesicSolver:
 
         v = _as_verts(verts)
         if not (isinstance(t_coef, (int, float, np.floating)) and np.isfinite(t_coef) and t_coef > 0):
-            raise ValueError(f"t_coef must be a positive finite number, got {t_coef!r}")
+            raise ArgumentError(f"t_coef must be a positive finite number, got {t_coef!r}")
         if not isinstance(use_robust, (bool, np.bool_)):
-            raise ValueError(f"use_robust must be a bool, got {use_robust!r}")
+            raise ArgumentError(f"use_robust must be a bool, got {use_robust!r}")
         self._num_verts = len(v)
         self.t_coef = float(t_coef)
         self.use_robust = bool(use_robust)
         if faces is None:
             if not use_robust:
-                raise ValueError("use_robust=False only applies to meshes; a point cloud has no such option")
+                raise ArgumentError("use_robust=False only applies to meshes; a point cloud has no such option")
             check_point_cloud(v, what="point cloud (heat method)")
             if len(v) < _PP3D_CLOUD_MIN_POINTS:  # its local triangulations use 30 neighbours, fixed
                 raise GeometryError(f"the point-cloud heat method needs at least {_PP3D_CLOUD_MIN_POINTS} points "

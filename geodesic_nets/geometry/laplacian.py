@@ -24,7 +24,8 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
+from ..validation import check_faces, check_verts
 from .elements import face_areas_from_lengths, face_edge_lengths
 from .validate import check_point_cloud
 
@@ -172,7 +173,7 @@ def mass_from_lengths(
         Vertices in no face get a tiny positive mass (see the module docstring).
     """
     if kind not in _MASS_KINDS:
-        raise ValueError(f"mass kind must be one of {_MASS_KINDS}, got {kind!r}")
+        raise ArgumentError(f"mass kind must be one of {_MASS_KINDS}, got {kind!r}")
     f, l = _check_faces_lengths(faces, lengths, num_verts)
     cot, area = _cotangents(l)  # (F, 3), (F,)
     if kind == "barycentric":
@@ -192,33 +193,14 @@ def mass_from_lengths(
 def mass_matrix(verts: np.ndarray, faces: np.ndarray, *, kind: MassKind = "barycentric") -> sp.csr_matrix:
     """Lumped mass matrix of a triangle mesh, shape (V, V) diagonal CSR (see :func:`mass_from_lengths`)."""
     if kind not in _MASS_KINDS:
-        raise ValueError(f"mass kind must be one of {_MASS_KINDS}, got {kind!r}")
+        raise ArgumentError(f"mass kind must be one of {_MASS_KINDS}, got {kind!r}")
     v, f = _check_mesh(verts, faces)
     return mass_from_lengths(f, face_edge_lengths(v, f), len(v), kind=kind)
 
 
 def _check_mesh(verts: np.ndarray, faces: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    v = np.asarray(verts, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise GeometryError(f"expected verts of shape (V, 3), got {v.shape}")
-    if len(v) == 0:
-        raise GeometryError("empty surface: no vertices")
-    if not np.all(np.isfinite(v)):
-        raise GeometryError("vertex coordinates must be finite")
-    if faces is None:
-        return v, None
-    f = np.asarray(faces)
-    if f.size == 0:
-        raise GeometryError(
-            "empty mesh: no faces (pass faces=None to treat the vertices as a point cloud)"
-        )
-    f = f.astype(np.int64, copy=False)
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise GeometryError(f"expected faces of shape (F, 3), got {f.shape}")
-    if f.min() < 0 or f.max() >= len(v):
-        bad = int(np.flatnonzero((f < 0).any(axis=1) | (f >= len(v)).any(axis=1))[0])
-        raise GeometryError(f"face {bad} = {f[bad].tolist()} has a vertex index outside [0, {len(v)})")
-    return v, f
+    v = check_verts(verts, error=GeometryError, allow_empty=False)
+    return v, None if faces is None else check_faces(faces, len(v), error=GeometryError, allow_empty=False)
 
 
 def laplacian_and_mass(
@@ -267,13 +249,13 @@ def laplacian_and_mass(
         An unknown option.
     """
     if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        raise ArgumentError(f"method must be one of {_METHODS}, got {method!r}")
     if mass not in _MASS_KINDS:
-        raise ValueError(f"mass must be one of {_MASS_KINDS}, got {mass!r}")
+        raise ArgumentError(f"mass must be one of {_MASS_KINDS}, got {mass!r}")
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 2:
-        raise ValueError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}")
+        raise ArgumentError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}")
     if not np.isfinite(mollify_factor) or mollify_factor < 0:
-        raise ValueError(f"mollify_factor must be finite and >= 0, got {mollify_factor!r}")
+        raise ArgumentError(f"mollify_factor must be finite and >= 0, got {mollify_factor!r}")
     v, f = _check_mesh(verts, faces)
 
     if f is not None and method == "cotan":
@@ -282,7 +264,7 @@ def laplacian_and_mass(
 
     if mass != "barycentric":
         what = "point clouds" if f is None else "method='robust'"
-        raise ValueError(f"mass={mass!r} is not available for {what}; use mass='barycentric'")
+        raise ArgumentError(f"mass={mass!r} is not available for {what}; use mass='barycentric'")
     import robust_laplacian  # local import: a compiled extension, only needed here
 
     if f is None:

@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 from .components import _split_components
 from .connection import levi_civita_connection
 from .frames import TangentFrames, vertex_frames
@@ -93,18 +93,18 @@ class LogMapSolver:
     ) -> None:
         v = _as_verts(verts)
         if strategy not in _PP3D_STRATEGY:
-            raise ValueError(f"strategy must be one of {sorted(_PP3D_STRATEGY)}, got {strategy!r}")
+            raise ArgumentError(f"strategy must be one of {sorted(_PP3D_STRATEGY)}, got {strategy!r}")
         if not (isinstance(t_coef, (int, float, np.floating)) and np.isfinite(t_coef) and t_coef > 0):
-            raise ValueError(f"t_coef must be a positive finite number, got {t_coef!r}")
+            raise ArgumentError(f"t_coef must be a positive finite number, got {t_coef!r}")
         self._verts = v
         self.strategy = strategy
         self.t_coef = float(t_coef)
         self.is_point_cloud = faces is None
         if self.is_point_cloud:
             if connection is not None:
-                raise ValueError("connection only applies to meshes; a point cloud log map uses the frames alone")
+                raise ArgumentError("connection only applies to meshes; a point cloud log map uses the frames alone")
             if strategy != "affine_local":
-                raise ValueError("strategy only applies to meshes")
+                raise ArgumentError("strategy only applies to meshes")
             if len(v) < 4:
                 raise GeometryError(f"a point cloud needs at least 4 points for the log map, got {len(v)}")
             self._faces = None

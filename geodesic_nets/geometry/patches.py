@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
+from ..validation import check_verts
 from .connection import levi_civita_connection
 from .frames import TangentFrames, vertex_frames
 from .transport import Connection
@@ -111,7 +112,7 @@ class GeodesicPatches:
         nv = self.num_verts
         kmax = int(sizes.max(initial=0)) if max_size is None else int(max_size)
         if kmax < 0:
-            raise ValueError(f"max_size must be non-negative, got {max_size!r}")
+            raise ArgumentError(f"max_size must be non-negative, got {max_size!r}")
         rank = np.arange(len(self.center)) - self.offsets[self.center]
         keep = rank < kmax
         row, col = self.center[keep], rank[keep]
@@ -128,7 +129,7 @@ class GeodesicPatches:
 
 def _positive_int(x, name: str) -> int:
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise ValueError(f"{name} must be a positive integer, got {x!r}")
+        raise ArgumentError(f"{name} must be a positive integer, got {x!r}")
     return int(x)
 
 
@@ -304,17 +305,13 @@ def geodesic_patches(
     GeometryError
         Empty surface, or a connection that does not fit the vertices.
     """
-    v = np.asarray(verts, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise GeometryError(f"expected verts of shape (V, 3), got {v.shape}")
-    if len(v) == 0:
-        raise GeometryError("the surface is empty (0 vertices)")
+    v = check_verts(verts, error=GeometryError, allow_empty=False)
     if k is None and radius is None:
-        raise ValueError("give k (patch size) or radius (or both)")
+        raise ArgumentError("give k (patch size) or radius (or both)")
     k = None if k is None else _positive_int(k, "k")
     if radius is not None:
         if isinstance(radius, (bool, np.bool_)) or not np.isscalar(radius) or not (np.isfinite(radius) and radius > 0):
-            raise ValueError(f"radius must be a positive finite number, got {radius!r}")
+            raise ArgumentError(f"radius must be a positive finite number, got {radius!r}")
         radius = float(radius)
     max_rings = None if max_rings is None else _positive_int(max_rings, "max_rings")
     nv = len(v)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..errors import ArgumentError
+
 __all__ = ["random_rotation_matrix"]
 
 
@@ -23,6 +25,6 @@ def random_rotation_matrix(seed: int | np.random.Generator | None = None) -> np.
     if isinstance(seed, (bool, np.bool_)) or not (
         seed is None or isinstance(seed, (int, np.integer, np.random.Generator))
     ):
-        raise ValueError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
+        raise ArgumentError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return Rotation.random(random_state=rng).as_matrix()

@@ -36,7 +36,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 from .sparse_cholesky import SparseCholesky
 
 __all__ = ["EigenSolver", "eigen_basis", "DENSE_MAX_VERTS"]
@@ -160,15 +160,15 @@ class EigenSolver:
     ) -> None:
         self.L, self.mass = _check_pencil(L, M)
         if not (np.isfinite(shift) and shift > 0):
-            raise ValueError(f"shift must be a positive number, got {shift!r}")
+            raise ArgumentError(f"shift must be a positive number, got {shift!r}")
         self.n = self.L.shape[0]
         self._sqrt_m = np.sqrt(self.mass)
         self._inv_sqrt_m = 1.0 / self._sqrt_m
         self.shift = float(shift)
         if block_size is not None and (isinstance(block_size, bool) or int(block_size) < 1):
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+            raise ArgumentError(f"block_size must be a positive integer, got {block_size!r}")
         if not (np.isfinite(basis_factor) and basis_factor >= 1.5):
-            raise ValueError(f"basis_factor must be >= 1.5, got {basis_factor!r}")
+            raise ArgumentError(f"basis_factor must be >= 1.5, got {basis_factor!r}")
         self.block_size = block_size
         self.basis_factor = float(basis_factor)
         self.num_solves = 0
@@ -213,11 +213,11 @@ class EigenSolver:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``K = min(k, V)`` smallest eigenpairs; see :func:`eigen_basis`."""
         if method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+            raise ArgumentError(f"method must be one of {_METHODS}, got {method!r}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+            raise ArgumentError(f"k must be a non-negative integer, got {k!r}")
         if not (np.isfinite(tol) and tol > 0):
-            raise ValueError(f"tol must be a positive number, got {tol!r}")
+            raise ArgumentError(f"tol must be a positive number, got {tol!r}")
         K = int(min(k, self.n))
         if K == 0:
             return np.zeros(0), np.zeros((self.n, 0))

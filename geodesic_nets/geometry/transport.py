@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 
 __all__ = ["Connection", "transport_vectors", "transport_along_path", "holonomy", "wrap_angle"]
 
@@ -114,7 +114,7 @@ def transport_vectors(connection: Connection, edge_index: np.ndarray, coords: np
     e = np.asarray(edge_index, dtype=np.int64)
     c = np.asarray(coords, dtype=np.float64)
     if c.shape != e.shape + (2,):
-        raise ValueError(f"expected coords of shape {e.shape + (2,)}, got {c.shape}")
+        raise ArgumentError(f"expected coords of shape {e.shape + (2,)}, got {c.shape}")
     return _rotate(c, connection.transport[e])
 
 
@@ -143,7 +143,7 @@ def transport_along_path(connection: Connection, path: Sequence[int], coords: np
     """
     c = np.asarray(coords, dtype=np.float64)
     if c.shape != (2,):
-        raise ValueError(f"expected coords of shape (2,), got {c.shape}")
+        raise ArgumentError(f"expected coords of shape (2,), got {c.shape}")
     return _rotate(c, _path_angle(connection, path))
 
 

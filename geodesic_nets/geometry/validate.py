@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GeometryError
+from ..validation import check_faces, check_index, check_indices, check_verts
 
 __all__ = ["check_point_cloud", "check_mesh_scale", "MIN_CLOUD_POINTS", "SCALE_RANGE"]
 
@@ -75,60 +76,21 @@ def check_mesh_scale(verts: np.ndarray, faces: np.ndarray, *, what: str = "mesh"
 
 # ---------------------------------------------------------------------------- solver inputs
 def _as_verts(verts) -> np.ndarray:
-    v = np.ascontiguousarray(verts, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 3:
-        raise GeometryError(f"expected verts of shape (V, 3), got {v.shape}")
-    if len(v) == 0:
-        raise GeometryError("the surface is empty (0 vertices)")
-    if not np.isfinite(v).all():
-        i = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
-        raise GeometryError(f"vertex {i} has a non-finite coordinate {v[i].tolist()}")
-    return v
+    return check_verts(verts, error=GeometryError, allow_empty=False)
 
 
 def _as_faces(faces, num_verts: int) -> np.ndarray:
-    f = np.asarray(faces)
-    if f.size == 0:
-        raise GeometryError("the mesh has no faces (pass faces=None for a point cloud)")
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise GeometryError(f"expected faces of shape (F, 3), got {f.shape}")
-    if f.dtype.kind not in "iu":
-        raise GeometryError(f"face indices have dtype {f.dtype}, expected an integer dtype")
-    f = np.ascontiguousarray(f, dtype=np.int64)
-    bad = (f < 0) | (f >= num_verts)
-    if bad.any():
-        j = int(np.flatnonzero(bad.any(axis=1))[0])
-        raise GeometryError(f"face {j} references vertex {f[j].tolist()} but there are {num_verts} vertices")
-    return f
+    return check_faces(faces, num_verts, error=GeometryError, allow_empty=False)
 
 
 def _check_index(index, num_verts: int, what: str = "source") -> int:
     """A vertex index as a Python int, or a GeometryError naming it."""
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-        raise GeometryError(f"{what} must be an integer vertex index, got {index!r}")
-    i = int(index)
-    if not 0 <= i < num_verts:
-        raise GeometryError(f"{what} vertex {i} is out of range for a surface of {num_verts} vertices")
-    return i
+    return check_index(index, num_verts, what=what, error=GeometryError)
 
 
 def _check_indices(indices, num_verts: int, what: str = "source") -> np.ndarray:
     """A 1-D int64 array of vertex indices, or a GeometryError naming the first bad one."""
-    a = np.asarray(indices)
-    if a.ndim == 0:
-        a = a.reshape(1)
-    if a.ndim != 1:
-        raise GeometryError(f"{what} indices must be a 1-D array, got shape {a.shape}")
-    if a.size and a.dtype.kind not in "iu":
-        raise GeometryError(f"{what} indices have dtype {a.dtype}, expected an integer dtype")
-    a = a.astype(np.int64)
-    bad = (a < 0) | (a >= num_verts)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise GeometryError(
-            f"{what} vertex {int(a[k])} (position {k}) is out of range for a surface of {num_verts} vertices"
-        )
-    return a
+    return check_indices(indices, num_verts, what=what, error=GeometryError)
 
 
 def _check_edge_manifold(faces: np.ndarray, num_verts: int, what: str) -> None:

@@ -9,7 +9,7 @@ from typing import Callable, Literal, get_args
 
 import numpy as np
 
-from ..errors import GeodesicNetsError, MeshFormatError, UnsupportedFormatError
+from ..errors import ArgumentError, GeodesicNetsError, MeshFormatError, UnsupportedFormatError
 from ..surface import Surface
 from ._files import PathLike
 from .gltf import read_gltf
@@ -173,15 +173,15 @@ def save(
         When the file cannot be written.
     """
     if not isinstance(surface, Surface):
-        raise TypeError(f"save expects a Surface, got {type(surface).__name__}")
+        raise ArgumentError(f"save expects a Surface, got {type(surface).__name__}")
     if ply_encoding not in get_args(PlyEncoding):
-        raise ValueError(f"ply_encoding must be one of {get_args(PlyEncoding)}, got {ply_encoding!r}")
+        raise ArgumentError(f"ply_encoding must be one of {get_args(PlyEncoding)}, got {ply_encoding!r}")
     fmt = format_of(path, format)
     p = Path(os.fspath(path))
     if fmt not in WRITE_FORMATS:
         raise UnsupportedFormatError(f"writing .{fmt} is not supported; writable: {WRITE_FORMATS}", path=str(p))
     if fmt != "ply" and ply_encoding != "binary_little_endian":
-        raise ValueError(f"ply_encoding applies only to .ply files, not .{fmt}")
+        raise ArgumentError(f"ply_encoding applies only to .ply files, not .{fmt}")
     v, f = surface.verts, surface.faces
     if fmt in _POINTS_ONLY:
         if f is not None:

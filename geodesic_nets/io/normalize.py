@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import ArgumentError, GeometryError
 from ..surface import Surface
 from ._areas import face_areas
 
@@ -68,9 +68,9 @@ def normalize(surface: Surface, *, center: Center = "auto", scale: Scale = "area
         Area-based options on a point cloud, or a surface of zero area or size.
     """
     if center not in get_args(Center):
-        raise ValueError(f"center must be one of {get_args(Center)}, got {center!r}")
+        raise ArgumentError(f"center must be one of {get_args(Center)}, got {center!r}")
     if scale not in get_args(Scale):
-        raise ValueError(f"scale must be one of {get_args(Scale)}, got {scale!r}")
+        raise ArgumentError(f"scale must be one of {get_args(Scale)}, got {scale!r}")
     if len(surface.verts) == 0:
         raise GeometryError("cannot normalize an empty surface")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as a non-finite size

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import MeshFormatError, UnsupportedFormatError
+from ..errors import ArgumentError, MeshFormatError, UnsupportedFormatError
 from ._files import PathLike, atomic_write_bytes, read_bytes
 from ._text import fan_triangulate, parse_columns, parse_polygons
 
@@ -330,5 +330,5 @@ def write_ply(
 ) -> None:
     """Write a PLY file atomically (binary little-endian by default, or ASCII)."""
     if encoding not in ("binary_little_endian", "binary_big_endian", "ascii"):
-        raise ValueError(f"encoding must be 'binary_little_endian', 'binary_big_endian' or 'ascii', got {encoding!r}")
+        raise ArgumentError(f"encoding must be 'binary_little_endian', 'binary_big_endian' or 'ascii', got {encoding!r}")
     atomic_write_bytes(path, format_ply(verts, faces, encoding=encoding))

@@ -10,6 +10,7 @@ import numpy as np
 from ..surface import Surface
 from ._areas import face_areas
 from ._topology import duplicate_rows
+from ..errors import ArgumentError
 
 __all__ = ["RepairResult", "repair"]
 
@@ -59,7 +60,7 @@ class RepairResult:
 
 def _check_flag(name: str, value: object) -> None:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
+        raise ArgumentError(f"{name} must be a bool, got {value!r}")
 
 
 def repair(
@@ -92,12 +93,12 @@ def repair(
     RepairResult
     """
     if not isinstance(surface, Surface):
-        raise TypeError(f"repair expects a Surface, got {type(surface).__name__}")
+        raise ArgumentError(f"repair expects a Surface, got {type(surface).__name__}")
     for name, flag in [("remove_unreferenced", remove_unreferenced), ("merge_duplicates", merge_duplicates),
                        ("remove_degenerate", remove_degenerate), ("remove_duplicate_faces", remove_duplicate_faces)]:  # fmt: skip
         _check_flag(name, flag)
     if not (isinstance(zero_area_tol, (int, float)) and zero_area_tol >= 0):
-        raise ValueError(f"zero_area_tol must be a number >= 0, got {zero_area_tol!r}")
+        raise ArgumentError(f"zero_area_tol must be a number >= 0, got {zero_area_tol!r}")
     v = surface.verts
     nv = len(v)
     rep = duplicate_rows(v) if merge_duplicates else np.arange(nv, dtype=np.int64)

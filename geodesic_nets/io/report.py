@@ -13,7 +13,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..errors import InvalidSurfaceError
+from ..errors import ArgumentError, InvalidSurfaceError
 from ..surface import Surface
 from ._areas import face_areas
 from ._topology import count_components, duplicate_rows, edge_topology, fans_per_vertex
@@ -216,7 +216,7 @@ def _as_arrays(x: Any) -> tuple[np.ndarray, np.ndarray | None, str | None]:
         elif f.dtype.kind not in "iu":
             raise InvalidSurfaceError(f"face indices have dtype {f.dtype}, expected int")
         return v, f.astype(np.int64), None
-    raise TypeError(f"inspect expects a Surface, a path or a (verts, faces) tuple, got {type(x).__name__}")
+    raise ArgumentError(f"inspect expects a Surface, a path or a (verts, faces) tuple, got {type(x).__name__}")
 
 
 def inspect(
@@ -246,7 +246,7 @@ def inspect(
         A path that cannot be read.
     """
     if not (isinstance(zero_area_tol, (int, float)) and zero_area_tol >= 0):
-        raise ValueError(f"zero_area_tol must be a number >= 0, got {zero_area_tol!r}")
+        raise ArgumentError(f"zero_area_tol must be a number >= 0, got {zero_area_tol!r}")
     v, f, name = _as_arrays(x)
     with np.errstate(over="ignore", invalid="ignore"):  # huge coordinates give inf areas, reported as is
         return _inspect(v, f, name, zero_area_tol)

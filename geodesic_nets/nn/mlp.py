@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..batch import MeshBatch
+from ..errors import ArgumentError
 
 __all__ = ["MLP", "relu_dropout", "relu_dropout_into", "dropout_keep_mask", "keep_probability", "KeepMaskStream"]
 
@@ -31,7 +32,7 @@ __all__ = ["MLP", "relu_dropout", "relu_dropout_into", "dropout_keep_mask", "kee
 def _mask_bits(p: float) -> tuple[int, int]:
     """Random bits per element and the threshold a value must reach to keep its element."""
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        raise ArgumentError(f"dropout probability must be in [0, 1), got {p}")
     bits = next((k for k in (1, 8) if p * 2**k == int(p * 2**k)), 16)
     return bits, min(int(round(p * 2**bits)), 2**bits - 1)
 
@@ -196,7 +197,7 @@ def relu_dropout(
     Tensor, same shape and dtype as ``z``
     """
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        raise ArgumentError(f"dropout probability must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return _ReluDropout.apply(z, None, 1.0)
     keep, keep_prob = dropout_keep_mask(z.shape, p, device=z.device, generator=generator)
@@ -234,12 +235,12 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise ArgumentError(f"dropout must be in [0, 1), got {dropout}")
         sizes = [in_channels, *hidden, out_channels]
         if min(sizes) < 1:
-            raise ValueError(f"every width must be >= 1, got {sizes}")
+            raise ArgumentError(f"every width must be >= 1, got {sizes}")
         if activation is not nn.ReLU and dropout > 0:
-            raise ValueError("dropout is fused with the ReLU: use activation=nn.ReLU or dropout=0")
+            raise ArgumentError("dropout is fused with the ReLU: use activation=nn.ReLU or dropout=0")
         self.dropout = float(dropout)
         self.fused = activation is nn.ReLU
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
@@ -288,7 +289,7 @@ class MLP(nn.Module):
             return lin(x)
         widths = [int(p.shape[-1]) for p in x]
         if sum(widths) != lin.in_features:
-            raise ValueError(f"parts with {widths} channels do not add up to {lin.in_features}")
+            raise ArgumentError(f"parts with {widths} channels do not add up to {lin.in_features}")
         out = None
         off = 0
         for p, w in zip(x, widths):

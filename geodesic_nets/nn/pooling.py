@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..batch import MeshBatch
+from ..errors import ArgumentError
 
 __all__ = ["global_mean_pool", "global_max_pool", "vertices_to_faces", "GlobalPool"]
 
@@ -69,7 +70,7 @@ def vertices_to_faces(x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
 
 def _check(x: torch.Tensor, batch: MeshBatch) -> None:
     if x.dim() != 2 or x.shape[0] != batch.total_verts:
-        raise ValueError(f"expected x of shape (V={batch.total_verts}, C), got {tuple(x.shape)}")
+        raise ArgumentError(f"expected x of shape (V={batch.total_verts}, C), got {tuple(x.shape)}")
 
 
 class GlobalPool(nn.Module):
@@ -83,7 +84,7 @@ class GlobalPool(nn.Module):
     def __init__(self, *, reduce: Literal["mean", "max"] = "mean") -> None:
         super().__init__()
         if reduce not in ("mean", "max"):
-            raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+            raise ArgumentError(f"reduce must be 'mean' or 'max', got {reduce!r}")
         self.reduce = reduce
 
     def extra_repr(self) -> str:

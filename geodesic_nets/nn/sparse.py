@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ..errors import ArgumentError
+
 __all__ = ["CsrOperator", "csr_matmul"]
 
 # Widest column block handed to embedding_bag at once (its kernel is ~10x slower at 256 columns).
@@ -38,7 +40,7 @@ def _to_csr(a: torch.Tensor) -> torch.Tensor:
             return a.coalesce().to_sparse_csr()
         if a.layout == torch.strided:
             return a.to_sparse_csr()
-    raise TypeError(f"expected a COO, CSR or dense matrix, got layout {a.layout}")
+    raise ArgumentError(f"expected a COO, CSR or dense matrix, got layout {a.layout}")
 
 
 def _csr_transpose(a: torch.Tensor) -> torch.Tensor:
@@ -60,7 +62,7 @@ def _scipy_from_torch(a: torch.Tensor) -> sp.csr_matrix:
         )
     if a.layout == torch.strided:
         return sp.csr_matrix(a.detach().numpy())
-    raise TypeError(f"expected a COO, CSR or dense matrix, got layout {a.layout}")
+    raise ArgumentError(f"expected a COO, CSR or dense matrix, got layout {a.layout}")
 
 
 def _bag_product(crow: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, start: int, stop: int,
@@ -135,13 +137,13 @@ class CsrOperator:
         if sp.issparse(matrix):
             a = sp.csr_matrix(matrix)
             if a.dtype not in (np.float32, np.float64):
-                raise TypeError(f"expected a float32 or float64 matrix, got {a.dtype}")
+                raise ArgumentError(f"expected a float32 or float64 matrix, got {a.dtype}")
             self._init_cpu(a)
             return
         if matrix.dim() != 2:
-            raise ValueError(f"expected a matrix, got shape {tuple(matrix.shape)}")
+            raise ArgumentError(f"expected a matrix, got shape {tuple(matrix.shape)}")
         if not matrix.dtype.is_floating_point:
-            raise TypeError(f"expected a floating matrix, got {matrix.dtype}")
+            raise ArgumentError(f"expected a floating matrix, got {matrix.dtype}")
         if matrix.device.type == "cpu":
             self._init_cpu(_scipy_from_torch(matrix))
         else:
@@ -215,9 +217,9 @@ def csr_matmul(op: CsrOperator, x: torch.Tensor) -> torch.Tensor:
     Tensor, shape (R,) or (R, C)
     """
     if x.shape[0] != op.shape[1]:
-        raise ValueError(f"matrix of shape {op.shape} cannot multiply x of shape {tuple(x.shape)}")
+        raise ArgumentError(f"matrix of shape {op.shape} cannot multiply x of shape {tuple(x.shape)}")
     if x.dtype != op.matrix.dtype or x.device != op.matrix.device:
-        raise TypeError(
+        raise ArgumentError(
             f"x is {x.dtype} on {x.device} but the matrix is {op.matrix.dtype} on {op.matrix.device}"
         )
     vec = x.dim() == 1

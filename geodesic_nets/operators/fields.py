@@ -36,6 +36,7 @@ from ..geometry import (
     tangent_gradient,
     vertex_frames,
 )
+from ..errors import ArgumentError
 from ..settings import OperatorSettings
 from ..surface import Surface
 
@@ -247,7 +248,7 @@ def stage_of(field_name: str) -> Stage:
     for stage in STAGES:
         if any(f.name == field_name for f in stage.outputs):
             return stage
-    raise KeyError(field_name)
+    raise ArgumentError(f"no stage computes an operator field named {field_name!r}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..io._files import atomic_write as _atomic_write
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 
 __all__ = [
     "CheckpointError",
@@ -74,7 +74,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     The format marker and version are added to a copy of ``state``.
     """
     if not isinstance(state, dict):
-        raise TypeError(f"state must be a dict, got {type(state).__name__}")
+        raise ArgumentError(f"state must be a dict, got {type(state).__name__}")
     payload = {**state, "format": _FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION}
     atomic_write(path, lambda fh: torch.save(payload, fh))
 

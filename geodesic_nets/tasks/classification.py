@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.sample import SampleBatch
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 from .base import Task
 from .inference import iterate_batches
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
@@ -33,9 +33,9 @@ class ClassificationTask(Task):
 
     def __init__(self, num_classes: int, *, label_smoothing: float = 0.0) -> None:
         if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+            raise ArgumentError(f"num_classes must be >= 2, got {num_classes}")
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+            raise ArgumentError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.num_classes, self.label_smoothing = num_classes, label_smoothing
 
     def _check(self, sb: SampleBatch, logits: torch.Tensor) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 import torch
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 
 __all__ = ["TrainConfig", "Schedule", "TrainDtype", "load_toml", "RESULT_NEUTRAL_FIELDS"]
 
@@ -107,33 +107,33 @@ class TrainConfig:
         for name, low in (("epochs", 1), ("batch_size", 1), ("step_epochs", 1), ("eval_every", 1)):
             v = getattr(self, name)
             if not _is_int(v) or v < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+                raise ArgumentError(f"{name} must be an int >= {low}, got {v!r}")
         for name in ("warmup_epochs", "num_workers", "log_every", "seed"):
             v = getattr(self, name)
             if not _is_int(v) or v < 0:
-                raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+                raise ArgumentError(f"{name} must be a non-negative int, got {v!r}")
         if not _is_real(self.lr) or self.lr <= 0:
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+            raise ArgumentError(f"lr must be a positive finite number, got {self.lr!r}")
         if not _is_real(self.weight_decay) or self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be a non-negative finite number, got {self.weight_decay!r}")
+            raise ArgumentError(f"weight_decay must be a non-negative finite number, got {self.weight_decay!r}")
         if not _is_real(self.step_gamma) or not 0 < self.step_gamma <= 1:
-            raise ValueError(f"step_gamma must be in (0, 1], got {self.step_gamma!r}")
+            raise ArgumentError(f"step_gamma must be in (0, 1], got {self.step_gamma!r}")
         if self.grad_clip is not None and (not _is_real(self.grad_clip) or self.grad_clip <= 0):
-            raise ValueError(f"grad_clip must be None or a positive finite number, got {self.grad_clip!r}")
+            raise ArgumentError(f"grad_clip must be None or a positive finite number, got {self.grad_clip!r}")
         if self.schedule not in get_args(Schedule):
-            raise ValueError(f"schedule must be one of {get_args(Schedule)}, got {self.schedule!r}")
+            raise ArgumentError(f"schedule must be one of {get_args(Schedule)}, got {self.schedule!r}")
         if self.dtype not in get_args(TrainDtype):
-            raise ValueError(f"dtype must be one of {get_args(TrainDtype)}, got {self.dtype!r}")
+            raise ArgumentError(f"dtype must be one of {get_args(TrainDtype)}, got {self.dtype!r}")
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+            raise ArgumentError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0 and self.schedule == "cosine":
-            raise ValueError(
+            raise ArgumentError(
                 f"warmup_epochs ({self.warmup_epochs}) must be smaller than epochs ({self.epochs}) "
                 "with the cosine schedule"
             )
         for name in ("tensorboard", "progress", "find_unused_parameters"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+                raise ArgumentError(f"{name} must be a bool, got {getattr(self, name)!r}")
 
     # ------------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:
@@ -144,11 +144,11 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """Inverse of :meth:`to_dict`; unknown keys are an error (a typo must not pass silently)."""
         if not isinstance(d, dict):
-            raise ValueError(f"expected a dict of TrainConfig fields, got {type(d).__name__}")
+            raise ArgumentError(f"expected a dict of TrainConfig fields, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; known: {sorted(known)}")
+            raise ArgumentError(f"unknown TrainConfig field(s) {unknown}; known: {sorted(known)}")
         return cls(**d)
 
     def replace(self, **changes: Any) -> "TrainConfig":
@@ -175,7 +175,7 @@ class TrainConfig:
         ``epochs * steps_per_epoch`` (so the last step's rate is small but not zero).
         """
         if steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+            raise ArgumentError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
         warmup = self.warmup_epochs * steps_per_epoch
         if step < warmup:
             return self.lr * (step + 1) / warmup

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 
 __all__ = [
     "DistInfo",
@@ -105,7 +105,7 @@ def resolve_device(pref: str, *, local_rank: int = 0, distributed: bool = False)
             return torch.device("cpu")
         pref = "cuda"
     if not pref.startswith("cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {pref!r}")
+        raise ArgumentError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {pref!r}")
     if not torch.cuda.is_available():
         raise GeodesicNetsError(f"device {pref!r} requested but CUDA is not available in this torch build/machine")
     n = torch.cuda.device_count()
@@ -252,9 +252,9 @@ class ShardedSampler(Sampler[int]):
     ) -> None:
         n = data if isinstance(data, int) else len(data)
         if n < 1:
-            raise ValueError("cannot sample from an empty dataset")
+            raise ArgumentError("cannot sample from an empty dataset")
         if num_replicas < 1 or not 0 <= rank < num_replicas:
-            raise ValueError(f"need num_replicas >= 1 and 0 <= rank < num_replicas, got {num_replicas}, {rank}")
+            raise ArgumentError(f"need num_replicas >= 1 and 0 <= rank < num_replicas, got {num_replicas}, {rank}")
         self.num_items = int(n)
         self.num_replicas = int(num_replicas)
         self.rank = int(rank)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 from ..settings import AnisotropicSettings, OperatorSettings
 from .config import TrainConfig, load_toml
 from .models import ModelSpec, needs_patches
@@ -92,9 +92,9 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         if self.task not in get_args(TaskName):
-            raise ValueError(f"task must be one of {get_args(TaskName)}, got {self.task!r}")
+            raise ArgumentError(f"task must be one of {get_args(TaskName)}, got {self.task!r}")
         if not isinstance(self.jobs, int) or self.jobs < 1:
-            raise ValueError(f"jobs must be a positive int, got {self.jobs!r}")
+            raise ArgumentError(f"jobs must be a positive int, got {self.jobs!r}")
         if needs_patches(self.model.name) and self.operators.patch_size == 0:
             object.__setattr__(self, "operators", dataclasses.replace(self.operators, patch_size=16))
         spectral = self.model.kwargs.get("layer_kwargs", {}).get("spectral") if self.model.name == "acnn" else None
@@ -103,7 +103,7 @@ class ExperimentConfig:
             if self.operators.anisotropic is None:
                 object.__setattr__(self, "operators", dataclasses.replace(self.operators, anisotropic=spectral))
             elif self.operators.anisotropic != spectral:
-                raise ValueError(
+                raise ArgumentError(
                     f"model.kwargs.layer_kwargs.spectral ({spectral}) differs from operators.anisotropic "
                     f"({self.operators.anisotropic}): give it once, in the model"
                 )
@@ -130,7 +130,7 @@ class ExperimentConfig:
                  "eval_split"}
         unknown = set(d) - known
         if unknown:
-            raise GeodesicNetsError(f"unknown experiment keys {sorted(unknown)}; expected some of {sorted(known)}")
+            raise ArgumentError(f"unknown experiment keys {sorted(unknown)}; expected some of {sorted(known)}")
         ds = dict(d.get("dataset", {}))
         try:
             return cls(
@@ -147,8 +147,8 @@ class ExperimentConfig:
                 jobs=d.get("jobs", 1),
                 eval_split=d.get("eval_split", "test"),
             )
-        except TypeError as exc:  # an unknown option inside a section
-            raise GeodesicNetsError(f"invalid experiment configuration: {exc}") from exc
+        except TypeError as exc:  # a bad value (ArgumentError) or an unknown option inside a section
+            raise ArgumentError(f"invalid experiment configuration: {exc}") from exc
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "ExperimentConfig":

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..batch import MeshBatch
+from ..errors import ArgumentError
 
 __all__ = ["FeatureKind", "InputFeatures", "batch_hks", "batch_wks", "default_hks_times"]
 
@@ -99,9 +100,9 @@ class InputFeatures(nn.Module):
                  augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
         if kind not in get_args(FeatureKind):
-            raise ValueError(f"kind must be one of {get_args(FeatureKind)}, got {kind!r}")
+            raise ArgumentError(f"kind must be one of {get_args(FeatureKind)}, got {kind!r}")
         if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+            raise ArgumentError(f"n must be a positive int, got {n!r}")
         self.kind, self.n, self.augment = kind, n, augment
         self.register_buffer("times", default_hks_times(n), persistent=False)
         self.channels = {"xyz": 3, "hks": n, "wks": n, "hks+xyz": n + 3}[kind]

@@ -19,7 +19,8 @@ from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 
-from ..errors import GeodesicNetsError, GeometryError
+from ..errors import ArgumentError, GeodesicNetsError, GeometryError
+from ..validation import check_verts
 from ..geometry.elements import face_areas
 from ..geometry.geodesics import (
     ExactGeodesicSolver,
@@ -102,14 +103,12 @@ class GeodesicErrorEvaluator:
         block_size: int = 256,
     ) -> None:
         if normalize not in get_args(ErrorNormalization):
-            raise ValueError(f"normalize must be one of {get_args(ErrorNormalization)}, got {normalize!r}")
+            raise ArgumentError(f"normalize must be one of {get_args(ErrorNormalization)}, got {normalize!r}")
         if not isinstance(exact, (bool, np.bool_)):
-            raise ValueError(f"exact must be a bool, got {exact!r}")
+            raise ArgumentError(f"exact must be a bool, got {exact!r}")
         if isinstance(block_size, (bool, np.bool_)) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-        v = np.asarray(verts, dtype=np.float64)
-        if v.ndim != 2 or v.shape[1] != 3:
-            raise GeometryError(f"expected verts of shape (V, 3), got {v.shape}")
+            raise ArgumentError(f"block_size must be a positive integer, got {block_size!r}")
+        v = check_verts(verts, error=GeometryError)
         self.block_size = int(block_size)
         self.normalize = normalize
         if solver is None:
@@ -119,7 +118,7 @@ class GeodesicErrorEvaluator:
         self.solver = solver
         if area is not None:
             if not (isinstance(area, (int, float, np.floating)) and np.isfinite(area) and area > 0):
-                raise ValueError(f"area must be a positive finite number, got {area!r}")
+                raise ArgumentError(f"area must be a positive finite number, got {area!r}")
             self.area: float | None = float(area)
         elif faces is not None:
             self.area = float(face_areas(v, np.asarray(faces, dtype=np.int64)).sum())
@@ -275,7 +274,7 @@ def error_curve(errors, thresholds=None) -> ErrorCurve:
         raise GeodesicNetsError("errors must be non-negative numbers (no NaN)")
     th = default_error_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64).ravel()
     if th.size == 0 or not np.all(np.isfinite(th)) or np.any(np.diff(th) < 0):
-        raise ValueError("thresholds must be a non-empty, non-decreasing array of finite numbers")
+        raise ArgumentError("thresholds must be a non-empty, non-decreasing array of finite numbers")
     e_sorted = np.sort(e)
     fractions = np.searchsorted(e_sorted, th, side="right") / e.size
     return ErrorCurve(th, fractions.astype(np.float64))

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 
 __all__ = [
     "accuracy",
@@ -66,14 +66,14 @@ def _pair(pred, target, ignore_index: int | None) -> tuple[torch.Tensor, torch.T
     if ignore_index is None:
         return p.cpu(), t.cpu(), None
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise ValueError(f"ignore_index must be an int or None, got {ignore_index!r}")
+        raise ArgumentError(f"ignore_index must be an int or None, got {ignore_index!r}")
     keep = t != ignore_index
     return p[keep].cpu(), t[keep].cpu(), keep.cpu()
 
 
 def _num_classes(num_classes) -> int:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        raise ArgumentError(f"num_classes must be a positive int, got {num_classes!r}")
     return num_classes
 
 
@@ -189,7 +189,7 @@ def summarize(values: Sequence[float] | Any, *, ddof: int = 1) -> dict[str, Any]
         for a single value (and NaN mean and std for none).
     """
     if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
-        raise ValueError(f"ddof must be a non-negative int, got {ddof!r}")
+        raise ArgumentError(f"ddof must be a non-negative int, got {ddof!r}")
     if isinstance(values, torch.Tensor):
         vals = [float(v) for v in values.detach().cpu().reshape(-1)]
     else:

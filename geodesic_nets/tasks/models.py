@@ -17,6 +17,7 @@ from ..batch import MeshBatch
 from ..nn import DiffusionNet, FieldType, GaugeEquivariantNet, PatchNet
 from ..nn.pooling import global_mean_pool, vertices_to_faces
 from .features import FeatureKind, InputFeatures
+from ..errors import ArgumentError
 
 __all__ = ["ModelName", "Outputs", "ModelSpec", "SurfaceModel", "DescriptorModel", "build_model", "needs_patches"]
 
@@ -63,13 +64,13 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.name not in get_args(ModelName):
-            raise ValueError(f"model must be one of {get_args(ModelName)}, got {self.name!r}")
+            raise ArgumentError(f"model must be one of {get_args(ModelName)}, got {self.name!r}")
         if self.outputs not in get_args(Outputs):
-            raise ValueError(f"outputs must be one of {get_args(Outputs)}, got {self.outputs!r}")
+            raise ArgumentError(f"outputs must be one of {get_args(Outputs)}, got {self.outputs!r}")
         for what in ("n_features", "out_channels", "width", "depth"):
             v = getattr(self, what)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{what} must be a positive int, got {v!r}")
+                raise ArgumentError(f"{what} must be a positive int, got {v!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .checkpoint import atomic_write
+from ..errors import ArgumentError
 
 __all__ = ["environment_record", "MetricsWriter", "flatten_entry", "to_jsonable", "write_json"]
 
@@ -60,7 +61,7 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
-    raise TypeError(f"cannot store a {type(obj).__name__} in JSON metrics: {obj!r}")
+    raise ArgumentError(f"cannot store a {type(obj).__name__} in JSON metrics: {obj!r}")
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.sample import SampleBatch
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 from .base import Task
 from .inference import iterate_batches
 from .metrics import (
@@ -43,7 +43,7 @@ class SegmentationTask(Task):
 
     def __init__(self, num_classes: int, *, label_smoothing: float = 0.0) -> None:
         if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+            raise ArgumentError(f"num_classes must be >= 2, got {num_classes}")
         self.num_classes, self.label_smoothing = num_classes, label_smoothing
 
     def loss(self, model: nn.Module, sb: SampleBatch) -> tuple[torch.Tensor, dict[str, float]]:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.sample import SampleBatch
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, GeodesicNetsError
 from .base import Task
 from .geodesic_error import correspondence_geodesic_errors, error_curve
 from .inference import iterate_batches
@@ -49,7 +49,7 @@ class VertexLabelingTask(Task):
 
     def __init__(self, num_classes: int, *, geodesic_errors: bool = True, radii=DEFAULT_RADII) -> None:
         if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+            raise ArgumentError(f"num_classes must be >= 2, got {num_classes}")
         self.num_classes, self.geodesic_errors, self.radii = num_classes, geodesic_errors, tuple(radii)
 
     def loss(self, model: nn.Module, sb: SampleBatch) -> tuple[torch.Tensor, dict[str, float]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..errors import GeodesicNetsError
+from ..errors import ArgumentError, DependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -41,7 +41,7 @@ _WINDOW_ENV = "VTK_DEFAULT_OPENGL_WINDOW"
 _HEADLESS_WINDOW = "vtkEGLRenderWindow"
 
 
-class VizDependencyError(GeodesicNetsError, ImportError):
+class VizDependencyError(DependencyError):
     """pyvista (the ``[viz]`` extra) is not installed, or VTK cannot be loaded."""
 
 
@@ -85,7 +85,7 @@ def check_window_size(window_size: Any) -> tuple[int, int]:
     except (TypeError, ValueError):
         ok = False
     if not ok or w < 1 or h < 1:
-        raise ValueError(f"window_size must be two positive integers (width, height), got {window_size!r}")
+        raise ArgumentError(f"window_size must be two positive integers (width, height), got {window_size!r}")
     return w, h
 
 
@@ -103,7 +103,7 @@ def new_plotter(
     when a screenshot is requested or there is no display.
     """
     if screenshot is not None and Path(screenshot).suffix.lower() != ".png":
-        raise ValueError(f"screenshot must be a .png path, got {str(screenshot)!r}")
+        raise ArgumentError(f"screenshot must be a .png path, got {str(screenshot)!r}")
     pv = import_pyvista()
     if off_screen is None:
         off_screen = screenshot is not None or not has_display()

@@ -17,6 +17,7 @@ from ..geometry.neighbors import knn
 from ..geometry.sampling import farthest_points
 from ..surface import Surface
 from ._backend import import_pyvista
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -55,7 +56,7 @@ def as_surface(surface: SurfaceLike) -> Surface:
     elif hasattr(surface, "verts") and hasattr(surface, "faces"):
         verts, faces = surface.verts, surface.faces
     else:
-        raise TypeError(
+        raise ArgumentError(
             f"expected a Surface, a (verts, faces) pair or an object with verts and faces, got {type(surface).__name__}"
         )
     return Surface(to_numpy(verts, dtype=np.float64), None if faces is None else to_numpy(faces))
@@ -76,7 +77,7 @@ def resolve_location(surface: Surface, length: int, location: Location, *, what:
     "auto" prefers vertices when ``V == F``. A ValueError names the expected lengths.
     """
     if location not in ("auto", "vertices", "faces"):
-        raise ValueError(f"location must be 'auto', 'vertices' or 'faces', got {location!r}")
+        raise ArgumentError(f"location must be 'auto', 'vertices' or 'faces', got {location!r}")
     nv, nf = surface.num_verts, surface.num_faces
     if location in ("auto", "vertices") and length == nv:
         return "vertices"
@@ -85,17 +86,17 @@ def resolve_location(surface: Surface, length: int, location: Location, *, what:
     expected = {"auto": f"V={nv}" + ("" if surface.is_point_cloud else f" or F={nf}"),
                 "vertices": f"V={nv}", "faces": f"F={nf}"}[location]
     if location == "faces" and surface.is_point_cloud:
-        raise ValueError(f"{what}: a point cloud has no faces to carry per-face values")
-    raise ValueError(f"{what}: expected {expected} values ({location}), got {length}")
+        raise ArgumentError(f"{what}: a point cloud has no faces to carry per-face values")
+    raise ArgumentError(f"{what}: expected {expected} values ({location}), got {length}")
 
 
 def as_values(surface: Surface, values: Any, location: Location, *, what: str) -> tuple[np.ndarray, str]:
     """A float64 copy of ``values`` (shape (V,) or (F,); inf becomes NaN) and its location."""
     a = to_numpy(values)
     if a.ndim != 1:
-        raise ValueError(f"{what}: expected a 1-D array of per-vertex or per-face values, got shape {a.shape}")
+        raise ArgumentError(f"{what}: expected a 1-D array of per-vertex or per-face values, got shape {a.shape}")
     if a.dtype.kind not in "biuf":
-        raise ValueError(f"{what}: expected numeric values, got dtype {a.dtype}")
+        raise ArgumentError(f"{what}: expected numeric values, got dtype {a.dtype}")
     where = resolve_location(surface, len(a), location, what=what)
     a = a.astype(np.float64)
     a[~np.isfinite(a)] = np.nan

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..surface import Surface
 from ._mesh import to_polydata
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -36,7 +37,7 @@ def check_positive(value: Any, name: str, *, integer: bool = False, allow_none: 
         ok = math.isfinite(value) and value > 0 and (not integer or float(value) == int(value))
     if not ok:
         kind = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
+        raise ArgumentError(f"{name} must be {kind}, got {value!r}")
     return int(value) if integer else float(value)
 
 
@@ -48,7 +49,7 @@ def finite_range(values: np.ndarray, clim: Any = None) -> tuple[float, float]:
     """
     if isinstance(clim, str):
         if clim != "symmetric":
-            raise ValueError(f"clim must be a pair (low, high), 'symmetric' or None, got {clim!r}")
+            raise ArgumentError(f"clim must be a pair (low, high), 'symmetric' or None, got {clim!r}")
         finite = np.abs(values[np.isfinite(values)])
         a = float(np.percentile(finite, 98.0)) if finite.size else 0.0
         a = a if a > 0 else 1.0
@@ -57,9 +58,9 @@ def finite_range(values: np.ndarray, clim: Any = None) -> tuple[float, float]:
         try:
             lo, hi = (float(x) for x in clim)
         except (TypeError, ValueError):
-            raise ValueError(f"clim must be a pair (low, high), got {clim!r}") from None
+            raise ArgumentError(f"clim must be a pair (low, high), got {clim!r}") from None
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise ValueError(f"clim must be finite with low < high, got {clim!r}")
+            raise ArgumentError(f"clim must be finite with low < high, got {clim!r}")
         return lo, hi
     finite = values[np.isfinite(values)]
     if finite.size == 0:

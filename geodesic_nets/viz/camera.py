@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence, get_args
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
 
@@ -19,7 +21,7 @@ View = Literal["iso", "xy", "xz", "yz", "-xy", "-xz", "-yz"]
 def check_view(view: Any) -> str:
     """``view`` if it is one of :data:`View`, else a ValueError."""
     if view not in get_args(View):
-        raise ValueError(f"view must be one of {get_args(View)}, got {view!r}")
+        raise ArgumentError(f"view must be one of {get_args(View)}, got {view!r}")
     return view
 
 

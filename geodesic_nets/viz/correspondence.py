@@ -14,6 +14,7 @@ from ._mesh import SurfaceLike, as_surface, to_numpy
 from ._panels import add_surface, add_title, check_positive
 from .camera import View, apply_view, check_view
 from .scalars import plot_scalars
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -46,7 +47,7 @@ def pattern_colors(surface: SurfaceLike, pattern: Pattern = "xyz", *, n_checks: 
     """
     surf = as_surface(surface)
     if pattern not in ("xyz", "checker"):
-        raise ValueError(f"pattern must be 'xyz' or 'checker', got {pattern!r}")
+        raise ArgumentError(f"pattern must be 'xyz' or 'checker', got {pattern!r}")
     n_checks = check_positive(n_checks, "n_checks", integer=True)
     v = surf.verts
     if len(v) == 0:
@@ -70,14 +71,14 @@ def check_p2p(p2p: Any, num_source: int, num_target: int) -> np.ndarray:
     """
     m = to_numpy(p2p)
     if m.shape != (num_target,):
-        raise ValueError(f"p2p: expected shape ({num_target},) (one source vertex per target vertex), got {m.shape}")
+        raise ArgumentError(f"p2p: expected shape ({num_target},) (one source vertex per target vertex), got {m.shape}")
     if m.size and m.dtype.kind not in "iu":
-        raise ValueError(f"p2p: expected integer source vertex indices, got dtype {m.dtype}")
+        raise ArgumentError(f"p2p: expected integer source vertex indices, got dtype {m.dtype}")
     m = m.astype(np.int64)
     bad = (m < 0) | (m >= num_source)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise ArgumentError(
             f"p2p: target vertex {i} maps to {int(m[i])}, outside the source's [0, {num_source})"
             f" ({int(bad.sum())} such vertices)"
         )
@@ -130,7 +131,7 @@ def plot_correspondence(
     check_view(view)
     check_positive(zoom, "zoom")
     if len(titles) != 2:
-        raise ValueError(f"titles: expected two titles (source, target), got {titles!r}")
+        raise ArgumentError(f"titles: expected two titles (source, target), got {titles!r}")
     m = check_p2p(p2p, src.num_verts, tgt.num_verts)
     colors = pattern_colors(src, pattern, n_checks=n_checks)  # (V_source, 3)
     plotter = new_plotter(shape=(1, 2), window_size=window_size, screenshot=screenshot, off_screen=off_screen)
@@ -179,9 +180,9 @@ def plot_error_map(
     surf: Surface = as_surface(target)
     err = np.asarray(to_numpy(errors), dtype=np.float64)
     if err.shape != (surf.num_verts,):
-        raise ValueError(f"errors: expected shape ({surf.num_verts},), got {err.shape}")
+        raise ArgumentError(f"errors: expected shape ({surf.num_verts},), got {err.shape}")
     if np.any(err[np.isfinite(err)] < 0):
-        raise ValueError("errors: expected non-negative values")
+        raise ArgumentError("errors: expected non-negative values")
     if clim is None:
         finite = err[np.isfinite(err)]
         top = float(finite.max()) if finite.size else 0.0

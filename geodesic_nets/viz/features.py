@@ -15,6 +15,7 @@ from ._panels import add_surface, check_positive
 from ._scene import finish_view
 from .camera import View, check_view
 from .scalars import plot_scalars
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -48,9 +49,9 @@ def features_to_rgb(features: Any, *, robust: float = 1.0, basis: Any = None) ->
     x = _feature_matrix(features, "features")
     ref = x if basis is None else _feature_matrix(basis, "basis")
     if ref.shape[1] != x.shape[1]:
-        raise ValueError(f"basis has {ref.shape[1]} channels, features have {x.shape[1]}")
+        raise ArgumentError(f"basis has {ref.shape[1]} channels, features have {x.shape[1]}")
     if not (0.0 <= float(robust) < 50.0):
-        raise ValueError(f"robust must be a percentile in [0, 50), got {robust!r}")
+        raise ArgumentError(f"robust must be a percentile in [0, 50), got {robust!r}")
     out = np.full((len(x), 3), 0.5)
     if len(ref) < 2 or x.shape[1] == 0:
         return out
@@ -68,9 +69,9 @@ def features_to_rgb(features: Any, *, robust: float = 1.0, basis: Any = None) ->
 def _feature_matrix(values: Any, name: str) -> np.ndarray:
     x = np.asarray(to_numpy(values), dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"{name}: expected shape (N, C), got {x.shape}")
+        raise ArgumentError(f"{name}: expected shape (N, C), got {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: expected finite values")
+        raise ArgumentError(f"{name}: expected finite values")
     return x
 
 
@@ -121,11 +122,11 @@ def plot_features(
     surf = as_surface(surface)
     x = np.asarray(to_numpy(features), dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"features: expected shape (V, C) or (F, C), got {x.shape}")
+        raise ArgumentError(f"features: expected shape (V, C) or (F, C), got {x.shape}")
     where = resolve_location(surf, x.shape[0], location, what="features")
     if isinstance(channels, str):
         if channels != "pca":
-            raise ValueError(f"channels must be a sequence of channel indices or 'pca', got {channels!r}")
+            raise ArgumentError(f"channels must be a sequence of channel indices or 'pca', got {channels!r}")
         check_view(view)
         check_positive(zoom, "zoom")
         rgb = features_to_rgb(x, basis=pca_basis)
@@ -138,10 +139,10 @@ def plot_features(
         channels = (channels,)
     chans = [int(c) for c in channels]
     if not chans:
-        raise ValueError("channels: expected at least one channel index")
+        raise ArgumentError("channels: expected at least one channel index")
     bad = [c for c in chans if not -x.shape[1] <= c < x.shape[1]]
     if bad:
-        raise ValueError(f"channels {bad} out of range for features with {x.shape[1]} channels")
+        raise ArgumentError(f"channels {bad} out of range for features with {x.shape[1]} channels")
     fields = {f"channel {c % x.shape[1]}": x[:, c] for c in chans}
     return plot_scalars(surf, fields, cmap=cmap, columns=columns, show_edges=show_edges, title=title,
                         point_size=point_size, location=where, view=view, zoom=zoom, window_size=window_size,

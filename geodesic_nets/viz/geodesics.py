@@ -14,6 +14,7 @@ from ._mesh import SurfaceLike, as_values
 from ._panels import add_surface, check_positive, finite_range
 from ._scene import checked_surface, finish_view
 from .camera import View
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -93,14 +94,14 @@ def plot_geodesic(
     surf = checked_surface(surface, view=view, zoom=zoom)
     check_positive(line_width, "line_width")
     if isinstance(n_isolines, bool) or not isinstance(n_isolines, (int, np.integer)) or n_isolines < 0:
-        raise ValueError(f"n_isolines must be a non-negative integer, got {n_isolines!r}")
+        raise ArgumentError(f"n_isolines must be a non-negative integer, got {n_isolines!r}")
     if distances is None and source is None:
-        raise ValueError("plot_geodesic needs distances (V,) or a source vertex")
+        raise ArgumentError("plot_geodesic needs distances (V,) or a source vertex")
     sources = None if source is None else np.atleast_1d(np.asarray(source))
     if sources is not None and (sources.ndim != 1 or sources.dtype.kind not in "iu" or sources.size == 0):
-        raise ValueError(f"source must be a vertex index or a non-empty sequence of them, got {source!r}")
+        raise ArgumentError(f"source must be a vertex index or a non-empty sequence of them, got {source!r}")
     if sources is not None and (sources.min() < 0 or sources.max() >= surf.num_verts):
-        raise ValueError(f"source vertices must lie in [0, {surf.num_verts}), got {sources.tolist()}")
+        raise ArgumentError(f"source vertices must lie in [0, {surf.num_verts}), got {sources.tolist()}")
     if distances is None:
         distances = heat_geodesic(surf.verts, surf.faces, sources)
     dist, _ = as_values(surf, distances, "vertices", what="distances")

@@ -14,6 +14,7 @@ from ._mesh import Location, SurfaceLike, resolve_location, to_numpy
 from ._panels import add_surface, add_title, check_positive, grid_shape
 from ._scene import checked_surface
 from .camera import View, apply_view
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -48,7 +49,7 @@ def label_colors(n: int) -> np.ndarray:
     ndarray, shape (n, 3), float64, in [0, 1]
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        raise ArgumentError(f"n must be a non-negative integer, got {n!r}")
     if n <= len(_BASE):
         return _BASE[:n].copy()
     extra = []
@@ -72,12 +73,12 @@ def _name_of(names: Any, label: int) -> str:
 def _check_labels(surf: Any, labels: Any, location: Location, what: str) -> tuple[np.ndarray, str]:
     lab = to_numpy(labels)
     if lab.ndim != 1:
-        raise ValueError(f"{what}: expected a 1-D array of integer labels, got shape {lab.shape}")
+        raise ArgumentError(f"{what}: expected a 1-D array of integer labels, got shape {lab.shape}")
     if lab.size and lab.dtype.kind not in "iu":
         if lab.dtype.kind == "f" and np.all(np.isfinite(lab)) and np.all(lab == np.round(lab)):
             lab = lab.astype(np.int64)
         else:
-            raise ValueError(f"{what}: expected integer labels, got dtype {lab.dtype}")
+            raise ArgumentError(f"{what}: expected integer labels, got dtype {lab.dtype}")
     return lab.astype(np.int64), resolve_location(surf, len(lab), location, what=what)
 
 
@@ -126,7 +127,7 @@ def plot_labels(
     surf = checked_surface(surface, view=view, zoom=zoom)
     fields = labels if isinstance(labels, Mapping) else {"labels": labels}
     if not fields:
-        raise ValueError("labels: the mapping of label fields is empty")
+        raise ArgumentError("labels: the mapping of label fields is empty")
     checked = {str(k): _check_labels(surf, v, location, f"labels {k!r}") for k, v in fields.items()}
     present = np.unique(np.concatenate([lab for lab, _ in checked.values()]))
     top = int(present.max()) + 1 if present.size and present.max() >= 0 else 0

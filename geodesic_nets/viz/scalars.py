@@ -12,6 +12,7 @@ from ._mesh import Location, SurfaceLike, as_values
 from ._panels import add_surface, add_title, check_positive, finite_range, grid_shape
 from ._scene import checked_surface, finish_view
 from .camera import View, apply_view
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -22,7 +23,7 @@ __all__ = ["plot_scalars", "plot_surface"]
 def _fields(values: Any) -> dict[str, Any]:
     if isinstance(values, Mapping):
         if not values:
-            raise ValueError("values: the mapping of fields is empty")
+            raise ArgumentError("values: the mapping of fields is empty")
         return {str(k): v for k, v in values.items()}
     return {"value": values}
 

@@ -23,6 +23,7 @@ from ._mesh import SurfaceLike, arrow_spacing, as_values, farthest_points, to_nu
 from ._panels import add_surface, check_positive, finite_range
 from ._scene import checked_surface, finish_view
 from .camera import View
+from ..errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista
@@ -43,12 +44,12 @@ def _frames_for(surf: Surface, frames: Any) -> TangentFrames:
         out = TangentFrames(*(np.asarray(to_numpy(getattr(frames, k)), dtype=np.float64)
                               for k in ("normals", "basis_x", "basis_y")))
     except AttributeError:
-        raise TypeError(
+        raise ArgumentError(
             f"frames must have normals, basis_x and basis_y arrays (e.g. TangentFrames), got {type(frames).__name__}"
         ) from None
     for k in ("normals", "basis_x", "basis_y"):
         if getattr(out, k).shape != (surf.num_verts, 3):
-            raise ValueError(f"frames.{k}: expected shape ({surf.num_verts}, 3), got {getattr(out, k).shape}")
+            raise ArgumentError(f"frames.{k}: expected shape ({surf.num_verts}, 3), got {getattr(out, k).shape}")
     return out
 
 
@@ -100,7 +101,7 @@ def _underlay_values(surf: Surface, scalars: Any, clim: Any) -> tuple | None:
     name = "scalars"
     if isinstance(scalars, Mapping):
         if len(scalars) != 1:
-            raise ValueError(f"scalars: expected one array or a mapping with one name, got {len(scalars)} entries")
+            raise ArgumentError(f"scalars: expected one array or a mapping with one name, got {len(scalars)} entries")
         (name, scalars), = scalars.items()
     vals, where = as_values(surf, scalars, "auto", what=f"scalars {name!r}")
     return vals, where, str(name), finite_range(vals, clim)
@@ -172,7 +173,7 @@ def plot_vector_field(
     scale = check_positive(scale, "scale", allow_none=True)
     vec = np.asarray(to_numpy(vectors), dtype=np.float64)
     if vec.ndim != 2 or vec.shape[0] != surf.num_verts or vec.shape[1] not in (2, 3):
-        raise ValueError(f"vectors: expected shape ({surf.num_verts}, 2) or ({surf.num_verts}, 3), got {vec.shape}")
+        raise ArgumentError(f"vectors: expected shape ({surf.num_verts}, 2) or ({surf.num_verts}, 3), got {vec.shape}")
     fr = _frames_for(surf, frames)
     world = fr.to_world(vec) if vec.shape[1] == 2 else vec  # (V, 3)
     world = np.where(np.isfinite(world), world, 0.0)
@@ -276,9 +277,9 @@ def transported_coords(connection: Connection, path: Sequence[int], vector: Any)
     p = np.asarray(path, dtype=np.int64).ravel()
     c = np.asarray(to_numpy(vector), dtype=np.float64)
     if c.shape != (2,):
-        raise ValueError(f"vector: expected frame coordinates of shape (2,), got {c.shape}")
+        raise ArgumentError(f"vector: expected frame coordinates of shape (2,), got {c.shape}")
     if len(p) == 0:
-        raise ValueError("path: expected at least one vertex")
+        raise ArgumentError("path: expected at least one vertex")
     out = np.zeros((len(p), 2))
     out[0] = c
     if len(p) > 1:
@@ -347,10 +348,10 @@ def plot_transport(
     scale = check_positive(scale, "scale", allow_none=True)
     p = np.asarray(path)
     if p.ndim != 1 or len(p) == 0 or (p.dtype.kind not in "iu"):
-        raise ValueError(f"path: expected a non-empty 1-D sequence of vertex indices, got {path!r}")
+        raise ArgumentError(f"path: expected a non-empty 1-D sequence of vertex indices, got {path!r}")
     p = p.astype(np.int64)
     if p.min() < 0 or p.max() >= surf.num_verts:
-        raise ValueError(f"path: vertex indices must lie in [0, {surf.num_verts}), got min {p.min()}, max {p.max()}")
+        raise ArgumentError(f"path: vertex indices must lie in [0, {surf.num_verts}), got min {p.min()}, max {p.max()}")
     fr = _frames_for(surf, frames)
     conn = connection if connection is not None else levi_civita_connection(surf.verts, surf.faces, fr)
     coords = transported_coords(conn, p, vector)  # (P, 2)

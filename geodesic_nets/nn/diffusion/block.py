@@ -56,6 +56,7 @@ from ..mlp import KeepMaskStream, keep_probability, relu_dropout_into
 from ..sparse import CsrOperator
 from .gradient_features import batch_feature_operator, gradient_feature_operator, pair_adjoint_input
 from .learned import SpectralBasis
+from ...errors import ArgumentError
 
 __all__ = ["ROWS_PER_TILE", "BlockOperators", "spectral_block"]
 
@@ -141,7 +142,7 @@ class BlockOperators:
     @classmethod
     def _tiled(cls, basis: SpectralBasis, features: CsrOperator | None, rows_per_tile: int) -> "BlockOperators":
         if rows_per_tile < 1:
-            raise ValueError(f"rows_per_tile must be >= 1, got {rows_per_tile}")
+            raise ArgumentError(f"rows_per_tile must be >= 1, got {rows_per_tile}")
         first, tiles = [], []
         start = 0
         for b, n in enumerate(basis.num_verts):
@@ -406,20 +407,20 @@ def spectral_block(
 def _check_block(x, ops, c, first_weight, weight_re, weight_im, dropout, input_linear) -> None:
     v = x.shape[0]
     if x.device.type != "cpu":
-        raise ValueError(f"the tiled block runs on the CPU, got x on {x.device}")
+        raise ArgumentError(f"the tiled block runs on the CPU, got x on {x.device}")
     if v != sum(ops.basis.num_verts):
-        raise ValueError(f"x has {v} rows but the batch has {sum(ops.basis.num_verts)} vertices")
+        raise ArgumentError(f"x has {v} rows but the batch has {sum(ops.basis.num_verts)} vertices")
     if max(phi.shape[1] for phi in ops.basis.evecs) > c:
-        raise ValueError(f"the tiled block needs K_b <= C = {c} for every member")
+        raise ArgumentError(f"the tiled block needs K_b <= C = {c} for every member")
     c_in = input_linear[0].shape[1] if input_linear is not None else c
     if x.dim() != 2 or x.shape[1] != c_in:
-        raise ValueError(f"expected x of shape (V, {c_in}), got {tuple(x.shape)}")
+        raise ArgumentError(f"expected x of shape (V, {c_in}), got {tuple(x.shape)}")
     with_features = weight_re is not None
     if with_features and ops.features is None:
-        raise ValueError("gradient features need BlockOperators built with a gradient")
+        raise ArgumentError("gradient features need BlockOperators built with a gradient")
     if first_weight.shape[1] != (3 if with_features else 2) * c:
-        raise ValueError(f"first_weight of shape {tuple(first_weight.shape)} does not read {c} channels x 3 parts")
+        raise ArgumentError(f"first_weight of shape {tuple(first_weight.shape)} does not read {c} channels x 3 parts")
     if with_features and ops.features.shape[1] != (3 if weight_im is not None else 2) * v:
-        raise ValueError("ops.features was built for the other kind of A (real or complex)")
+        raise ArgumentError("ops.features was built for the other kind of A (real or complex)")
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        raise ArgumentError(f"dropout must be in [0, 1), got {dropout}")

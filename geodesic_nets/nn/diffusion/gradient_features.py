@@ -35,6 +35,7 @@ from torch import nn
 
 from ...batch import MeshBatch
 from ..sparse import CsrOperator
+from ...errors import ArgumentError
 
 __all__ = [
     "stacked_gradient",
@@ -94,7 +95,7 @@ def gradient_feature_operator(gradient: CsrOperator, *, rotations: bool = True) 
     """
     n_verts = gradient.shape[1]
     if gradient.shape != (2 * n_verts, n_verts):
-        raise ValueError(f"expected a stacked (2V, V) gradient, got shape {gradient.shape}")
+        raise ArgumentError(f"expected a stacked (2V, V) gradient, got shape {gradient.shape}")
 
     def build() -> CsrOperator:
         g = gradient.matrix.to("cpu")
@@ -239,7 +240,7 @@ def gradient_features(x: torch.Tensor, weight_re: torch.Tensor, weight_im: torch
         ``tanh(Re(conj(g_c) (A g)_c))`` with ``g = (G_x + i G_y) x``.
     """
     if gradient.shape != (2 * x.shape[0], x.shape[0]):
-        raise ValueError(f"gradient operator of shape {gradient.shape} does not fit x of shape {tuple(x.shape)}")
+        raise ArgumentError(f"gradient operator of shape {gradient.shape} does not fit x of shape {tuple(x.shape)}")
     rotations = weight_im is not None
     maps = [weight_re.t(), weight_im.t()] if rotations else [weight_re.t()]
     weight = torch.cat(maps, 1).to(x.dtype)  # (C, (n-1) C)
@@ -260,7 +261,7 @@ class SpatialGradientFeatures(nn.Module):
     def __init__(self, channels: int, *, rotations: bool = True) -> None:
         super().__init__()
         if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
+            raise ArgumentError(f"channels must be >= 1, got {channels}")
         self.channels = channels
         self.rotations = bool(rotations)
         bound = 1.0 / math.sqrt(channels)  # nn.Linear's default range
@@ -289,6 +290,6 @@ class SpatialGradientFeatures(nn.Module):
             In (-1, 1).
         """
         if x.dim() != 2 or x.shape[1] != self.channels:
-            raise ValueError(f"expected x of shape (V, {self.channels}), got {tuple(x.shape)}")
+            raise ArgumentError(f"expected x of shape (V, {self.channels}), got {tuple(x.shape)}")
         op = gradient if gradient is not None else stacked_gradient(batch)
         return gradient_features(x, self.weight_re, self.weight_im, op)

@@ -24,6 +24,7 @@ from torch import nn
 
 from ...batch import MeshBatch
 from ..sparse import CsrOperator
+from ...errors import ArgumentError
 
 __all__ = [
     "SpectralBasis",
@@ -63,7 +64,7 @@ class SpectralBasis:
         sizes = tuple(int(n) for n in batch.num_verts.tolist())
         counts = batch.eig_mask.sum(1).tolist()
         if min(counts) == 0:
-            raise ValueError("spectral diffusion needs an eigenbasis for every member (k_eig >= 1)")
+            raise ArgumentError("spectral diffusion needs an eigenbasis for every member (k_eig >= 1)")
         evecs, proj, evals = [], [], []
         for b, (rows, k) in enumerate(zip(torch.split(batch.evecs, list(sizes)), counts)):
             phi = rows[:, :k]  # (V_b, K_b)
@@ -118,9 +119,9 @@ def spectral_diffusion(x: torch.Tensor, basis: SpectralBasis, time: torch.Tensor
         ``Phi_b exp(-Lambda_b t) Phi_b^T M_b x_b`` for each member b.
     """
     if x.dim() != 2 or x.shape[0] != sum(basis.num_verts):
-        raise ValueError(f"x must have shape (V={sum(basis.num_verts)}, C), got {tuple(x.shape)}")
+        raise ArgumentError(f"x must have shape (V={sum(basis.num_verts)}, C), got {tuple(x.shape)}")
     if time.shape != (x.shape[1],):
-        raise ValueError(f"time must have shape (C={x.shape[1]},), got {tuple(time.shape)}")
+        raise ArgumentError(f"time must have shape (C={x.shape[1]},), got {tuple(time.shape)}")
     outs = []
     for xb, phi, proj, lam in zip(torch.split(x, list(basis.num_verts)), basis.evecs, basis.evecs_mass_t, basis.evals):
         coefs = proj @ xb  # (K_b, C)
@@ -204,11 +205,11 @@ def implicit_diffusion(
     Tensor, shape (V, C)
     """
     if x.dim() != 2 or x.shape[0] != system.mass.shape[0]:
-        raise ValueError(f"x must have shape (V={system.mass.shape[0]}, C), got {tuple(x.shape)}")
+        raise ArgumentError(f"x must have shape (V={system.mass.shape[0]}, C), got {tuple(x.shape)}")
     if time.shape != (x.shape[1],):
-        raise ValueError(f"time must have shape (C={x.shape[1]},), got {tuple(time.shape)}")
+        raise ArgumentError(f"time must have shape (C={x.shape[1]},), got {tuple(time.shape)}")
     if not tol > 0 or max_iter < 1:
-        raise ValueError(f"need tol > 0 and max_iter >= 1, got tol={tol}, max_iter={max_iter}")
+        raise ArgumentError(f"need tol > 0 and max_iter >= 1, got tol={tol}, max_iter={max_iter}")
     return _ImplicitDiffusion.apply(x.contiguous(), time, system, float(tol), int(max_iter))
 
 
@@ -241,11 +242,11 @@ class LearnedDiffusion(nn.Module):
     ) -> None:
         super().__init__()
         if method not in ("spectral", "implicit"):
-            raise ValueError(f"method must be 'spectral' or 'implicit', got {method!r}")
+            raise ArgumentError(f"method must be 'spectral' or 'implicit', got {method!r}")
         if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
+            raise ArgumentError(f"channels must be >= 1, got {channels}")
         if not min_time > 0:
-            raise ValueError(f"min_time must be positive, got {min_time}")
+            raise ArgumentError(f"min_time must be positive, got {min_time}")
         self.channels = channels
         self.method = method
         self.min_time = float(min_time)
@@ -296,7 +297,7 @@ class LearnedDiffusion(nn.Module):
         Tensor, shape (V, C)
         """
         if x.dim() != 2 or x.shape[1] != self.channels:
-            raise ValueError(f"expected x of shape (V, {self.channels}), got {tuple(x.shape)}")
+            raise ArgumentError(f"expected x of shape (V, {self.channels}), got {tuple(x.shape)}")
         time = self.clamped_time(x.dtype)
         if self.method == "spectral":
             return spectral_diffusion(x, basis if basis is not None else SpectralBasis.from_batch(batch), time)

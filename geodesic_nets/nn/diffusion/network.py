@@ -22,6 +22,7 @@ from ..sparse import CsrOperator
 from .block import BlockOperators, spectral_block
 from .gradient_features import SpatialGradientFeatures, stacked_gradient
 from .learned import DiffusionMethod, ImplicitSystem, LearnedDiffusion, SpectralBasis
+from ...errors import ArgumentError
 
 __all__ = ["DiffusionNetBlock", "DiffusionNet"]
 
@@ -110,7 +111,7 @@ class DiffusionNetBlock(nn.Module):
         """
         width_in = input_linear.in_features if input_linear is not None else self.width
         if x.dim() != 2 or x.shape[1] != width_in:
-            raise ValueError(f"expected x of shape (V, {width_in}), got {tuple(x.shape)}")
+            raise ArgumentError(f"expected x of shape (V, {width_in}), got {tuple(x.shape)}")
         if self.diffusion.method == "spectral":
             basis = operators.basis if operators is not None else basis
             basis = basis if basis is not None else SpectralBasis.from_batch(batch)
@@ -211,11 +212,11 @@ class DiffusionNet(nn.Module):
     ) -> None:
         super().__init__()
         if outputs not in ("vertices", "faces", "global"):
-            raise ValueError(f"outputs must be 'vertices', 'faces' or 'global', got {outputs!r}")
+            raise ArgumentError(f"outputs must be 'vertices', 'faces' or 'global', got {outputs!r}")
         if diffusion not in ("spectral", "implicit"):
-            raise ValueError(f"diffusion must be 'spectral' or 'implicit', got {diffusion!r}")
+            raise ArgumentError(f"diffusion must be 'spectral' or 'implicit', got {diffusion!r}")
         if min(in_channels, out_channels, width, n_blocks) < 1:
-            raise ValueError(
+            raise ArgumentError(
                 f"in_channels, out_channels, width and n_blocks must be >= 1, got "
                 f"{in_channels}, {out_channels}, {width}, {n_blocks}"
             )
@@ -253,7 +254,7 @@ class DiffusionNet(nn.Module):
             Following ``outputs``.
         """
         if x.dim() != 2 or x.shape != (batch.total_verts, self.in_channels):
-            raise ValueError(
+            raise ArgumentError(
                 f"expected x of shape (V={batch.total_verts}, {self.in_channels}), got {tuple(x.shape)}"
             )
         basis = SpectralBasis.from_batch(batch) if self.diffusion == "spectral" else None

@@ -11,6 +11,7 @@ from ...batch import MeshBatch
 from .field_type import FieldType
 from .kernels import radial_basis, self_kernel
 from .transport import EdgeGeometry, Weighting, gather_rotate, rotate_scatter
+from ...errors import ArgumentError
 
 __all__ = ["GaugeConv"]
 
@@ -63,11 +64,11 @@ class GaugeConv(nn.Module):
     ):
         super().__init__()
         if not isinstance(in_type, FieldType) or not isinstance(out_type, FieldType):
-            raise TypeError("in_type and out_type must be FieldType instances")
+            raise ArgumentError("in_type and out_type must be FieldType instances")
         if weighting not in ("mean", "mass"):
-            raise ValueError(f"weighting must be 'mean' or 'mass', got {weighting!r}")
+            raise ArgumentError(f"weighting must be 'mean' or 'mass', got {weighting!r}")
         if n_radial < 1:
-            raise ValueError(f"n_radial must be >= 1, got {n_radial}")
+            raise ArgumentError(f"n_radial must be >= 1, got {n_radial}")
         self.in_type, self.out_type = in_type, out_type
         self.n_radial, self.weighting = int(n_radial), weighting
         self.max_order = max(in_type.max_order, out_type.max_order)
@@ -114,12 +115,12 @@ class GaugeConv(nn.Module):
         if geometry is None:
             geometry = self.geometry(batch)
         elif geometry.weighting != self.weighting:
-            raise ValueError(f"geometry uses weighting {geometry.weighting!r}, this layer {self.weighting!r}")
+            raise ArgumentError(f"geometry uses weighting {geometry.weighting!r}, this layer {self.weighting!r}")
         geometry.check_order(self.in_type)
         geometry.check_order(self.out_type)
         V, E = x.shape[0], geometry.num_edges
         if V != geometry.num_verts:
-            raise ValueError(f"x has {V} rows but the batch has {geometry.num_verts} vertices")
+            raise ArgumentError(f"x has {V} rows but the batch has {geometry.num_verts} vertices")
         u = gather_rotate(x, geometry.neighbor, None, geometry.in_phase, self.in_type)  # (E, C_in), edge frame
         if self.n_radial > 1:
             rad = radial_basis(geometry.rel_length, self.n_radial).to(u.dtype)  # (E, R)

@@ -19,6 +19,8 @@ from typing import Sequence
 
 import torch
 
+from ...errors import ArgumentError
+
 __all__ = ["FieldType", "rotate_irreps"]
 
 
@@ -42,7 +44,7 @@ class FieldType:
     def __init__(self, multiplicities: Sequence[int]):
         mult = tuple(int(m) for m in multiplicities)
         if len(mult) == 0 or any(m < 0 for m in mult) or sum(mult) == 0:
-            raise ValueError(f"multiplicities must be non-negative with at least one positive, got {multiplicities!r}")
+            raise ArgumentError(f"multiplicities must be non-negative with at least one positive, got {multiplicities!r}")
         self.multiplicities = mult
         self.max_order = len(mult) - 1
         offsets, off = [], 0
@@ -56,7 +58,7 @@ class FieldType:
     def slice(self, order: int) -> slice:
         """Channel slice of the order-``order`` block (empty when its multiplicity is 0)."""
         if not 0 <= order <= self.max_order:
-            raise ValueError(f"order must be in 0..{self.max_order}, got {order}")
+            raise ArgumentError(f"order must be in 0..{self.max_order}, got {order}")
         width = self.multiplicities[order] * (1 if order == 0 else 2)
         return slice(self._offsets[order], self._offsets[order] + width)
 
@@ -112,7 +114,7 @@ class FieldType:
     def check(self, x: torch.Tensor, what: str = "x") -> None:
         """Raise ValueError unless ``x`` is (N, C) with C = ``self.dim``."""
         if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"{what} must have shape (N, {self.dim}) for {self}, got {tuple(x.shape)}")
+            raise ArgumentError(f"{what} must have shape (N, {self.dim}) for {self}, got {tuple(x.shape)}")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FieldType) and other.multiplicities == self.multiplicities

@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 
 from .field_type import FieldType, rotate_irreps
+from ...errors import ArgumentError
 
 __all__ = ["kernel_basis_size", "edge_kernel", "self_kernel", "radial_basis"]
 
@@ -44,7 +45,7 @@ def kernel_basis_size(m_out: int, m_in: int, *, at_origin: bool = False) -> int:
         The self-interaction (rho = 0) kernel instead of the angular one.
     """
     if m_out < 0 or m_in < 0:
-        raise ValueError(f"orders must be >= 0, got {m_out}, {m_in}")
+        raise ArgumentError(f"orders must be >= 0, got {m_out}, {m_in}")
     d_out, d_in = (1 if m_out == 0 else 2), (1 if m_in == 0 else 2)
     if not at_origin:
         return d_out * d_in
@@ -71,7 +72,7 @@ def edge_kernel(theta: torch.Tensor, weight: torch.Tensor, in_type: FieldType, o
     N = theta.shape[0]
     C_out, C_in = out_type.dim, in_type.dim
     if weight.shape != (C_out, C_in):
-        raise ValueError(f"weight must have shape ({C_out}, {C_in}), got {tuple(weight.shape)}")
+        raise ArgumentError(f"weight must have shape ({C_out}, {C_in}), got {tuple(weight.shape)}")
     eye = torch.eye(C_in, dtype=theta.dtype, device=theta.device)
     # columns of rho_in(-theta): rotate each unit vector
     cols = torch.stack([rotate_irreps(eye[j].expand(N, -1), -theta, in_type) for j in range(C_in)], dim=-1)  # (N, C_in, C_in)
@@ -126,7 +127,7 @@ def radial_basis(rel_length: torch.Tensor, n_radial: int) -> torch.Tensor:
     Tensor, shape (E, R)
     """
     if n_radial < 1:
-        raise ValueError(f"n_radial must be >= 1, got {n_radial}")
+        raise ArgumentError(f"n_radial must be >= 1, got {n_radial}")
     if n_radial == 1:
         return torch.ones_like(rel_length)[:, None]
     centres = torch.linspace(0.0, 2.0, n_radial, dtype=rel_length.dtype, device=rel_length.device)

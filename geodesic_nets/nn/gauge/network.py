@@ -14,6 +14,7 @@ from .nonlinearity import Activation, NormNonlinearity, RegularNonlinearity
 from ..pooling import global_mean_pool
 from .pooling import to_scalars
 from .transport import EdgeGeometry, Weighting
+from ...errors import ArgumentError
 
 __all__ = ["GaugeEquivariantNet"]
 
@@ -65,13 +66,13 @@ class GaugeEquivariantNet(nn.Module):
     ):
         super().__init__()
         if outputs not in ("vertices", "global"):
-            raise ValueError(f"outputs must be 'vertices' or 'global', got {outputs!r}")
+            raise ArgumentError(f"outputs must be 'vertices' or 'global', got {outputs!r}")
         if nonlinearity not in ("regular", "norm"):
-            raise ValueError(f"nonlinearity must be 'regular' or 'norm', got {nonlinearity!r}")
+            raise ArgumentError(f"nonlinearity must be 'regular' or 'norm', got {nonlinearity!r}")
         if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+            raise ArgumentError(f"n_layers must be >= 1, got {n_layers}")
         if out_channels < 1:
-            raise ValueError(f"out_channels must be >= 1, got {out_channels}")
+            raise ArgumentError(f"out_channels must be >= 1, got {out_channels}")
         self.in_type, self.hidden_type, self.outputs = in_type, hidden_type, outputs
         self.weighting = weighting
         self.convs = nn.ModuleList()

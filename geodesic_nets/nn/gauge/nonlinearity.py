@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .field_type import FieldType
+from ...errors import ArgumentError
 
 __all__ = ["NormNonlinearity", "RegularNonlinearity", "Activation"]
 
@@ -19,7 +20,7 @@ _ACTIVATIONS = {"relu": torch.relu, "elu": nn.functional.elu, "gelu": nn.functio
 
 def _activation(name: str):
     if name not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
+        raise ArgumentError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
     return _ACTIVATIONS[name]
 
 
@@ -90,11 +91,11 @@ class RegularNonlinearity(nn.Module):
     def __init__(self, field_type: FieldType, *, n_samples: int | None = None, activation: Activation = "relu"):
         super().__init__()
         if not field_type.is_regular():
-            raise ValueError(f"RegularNonlinearity needs equal multiplicities for every order, got {field_type}")
+            raise ArgumentError(f"RegularNonlinearity needs equal multiplicities for every order, got {field_type}")
         M = field_type.max_order
         N = self.default_samples(M) if n_samples is None else int(n_samples)
         if N < 2 * M + 1:
-            raise ValueError(f"n_samples must be >= 2 * max_order + 1 = {2 * M + 1}, got {N}")
+            raise ArgumentError(f"n_samples must be >= 2 * max_order + 1 = {2 * M + 1}, got {N}")
         self.field_type, self.n_samples, self.activation = field_type, N, activation
         self._act = _activation(activation)
         F = field_type.multiplicities[0]

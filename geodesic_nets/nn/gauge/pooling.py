@@ -10,6 +10,7 @@ from torch import nn
 from ...batch import MeshBatch
 from ..pooling import global_mean_pool
 from .field_type import FieldType
+from ...errors import ArgumentError
 
 __all__ = ["to_scalars", "GaugeInvariantPool"]
 
@@ -54,7 +55,7 @@ class GaugeInvariantPool(nn.Module):
     def __init__(self, field_type: FieldType, *, outputs: Literal["vertices", "global"] = "global", eps: float = 1e-12):
         super().__init__()
         if outputs not in ("vertices", "global"):
-            raise ValueError(f"outputs must be 'vertices' or 'global', got {outputs!r}")
+            raise ArgumentError(f"outputs must be 'vertices' or 'global', got {outputs!r}")
         self.field_type, self.outputs, self.eps = field_type, outputs, float(eps)
 
     def forward(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:

@@ -25,6 +25,7 @@ import torch
 
 from ...batch import MeshBatch
 from .field_type import FieldType, rotate_irreps
+from ...errors import ArgumentError
 
 __all__ = ["EdgeGeometry", "Weighting", "transport_to_centre", "gather_rotate", "rotate_scatter"]
 
@@ -79,9 +80,9 @@ class EdgeGeometry:
             irregular sampling).
         """
         if weighting not in ("mean", "mass"):
-            raise ValueError(f"weighting must be 'mean' or 'mass', got {weighting!r}")
+            raise ArgumentError(f"weighting must be 'mean' or 'mass', got {weighting!r}")
         if max_order < 0:
-            raise ValueError(f"max_order must be >= 0, got {max_order}")
+            raise ArgumentError(f"max_order must be >= 0, got {max_order}")
         src, dst = batch.edge_src, batch.edge_dst
         V = batch.total_verts
         theta = batch.edge_angle
@@ -121,7 +122,7 @@ class EdgeGeometry:
     def check_order(self, field_type: FieldType) -> None:
         """Raise ValueError when ``field_type`` has orders beyond the tables."""
         if field_type.max_order > self.max_order:
-            raise ValueError(
+            raise ArgumentError(
                 f"EdgeGeometry built for orders <= {self.max_order}, but {field_type} needs {field_type.max_order}"
             )
 
@@ -226,13 +227,13 @@ class _RotateScatter(torch.autograd.Function):
 def _check_phases(x, index, phase0, phase, field_type, what):
     field_type.check(x, what)
     if field_type.max_order > 0 and (phase.dim() != 2 or phase.shape[1] < field_type.max_order):
-        raise ValueError(f"phase must have shape (E, >= {field_type.max_order}), got {tuple(phase.shape)}")
+        raise ArgumentError(f"phase must have shape (E, >= {field_type.max_order}), got {tuple(phase.shape)}")
     if phase.shape[0] != index.shape[0] or (phase0 is not None and phase0.shape != index.shape):
-        raise ValueError("index, phase0 and phase must have the same number of rows E")
+        raise ArgumentError("index, phase0 and phase must have the same number of rows E")
     if not phase.is_complex():
-        raise TypeError(f"phase must be complex, got {phase.dtype}")
+        raise ArgumentError(f"phase must be complex, got {phase.dtype}")
     if phase.real.dtype != x.dtype or (phase0 is not None and phase0.dtype != x.dtype):
-        raise TypeError(
+        raise ArgumentError(
             f"{what} is {x.dtype} but the phases are {phase.dtype}: build the batch / EdgeGeometry in the layer's dtype"
         )
 

@@ -58,7 +58,7 @@ import torch
 from torch import nn
 
 from ...batch import MeshBatch
-from ...errors import GeodesicNetsError
+from ...errors import ArgumentError, GeodesicNetsError
 from ...settings import AnisotropicSettings
 from .patch_operator import PatchGather, patches_for
 
@@ -117,12 +117,12 @@ class ACNNConv(nn.Module):
         if isinstance(spectral, dict):
             spectral = AnisotropicSettings(**spectral)
         if spectral is not None and not isinstance(spectral, AnisotropicSettings):
-            raise ValueError(f"spectral must be AnisotropicSettings, a dict or None, got {spectral!r}")
+            raise ArgumentError(f"spectral must be AnisotropicSettings, a dict or None, got {spectral!r}")
         if spectral is not None:
             given = [name for name, val in (("n_theta", n_theta), ("scales", scales), ("anisotropy", anisotropy),
                                             ("radius", radius)) if val is not None]
             if given:
-                raise ValueError(f"{', '.join(given)}: set by the spectral settings, not the layer")
+                raise ArgumentError(f"{', '.join(given)}: set by the spectral settings, not the layer")
             n_theta, scales, anisotropy = spectral.n_orientations, spectral.times, spectral.anisotropy
             orientation = "principal" if orientation is None else orientation
             allowed: tuple[str, ...] = ("principal", "max_pool")
@@ -134,15 +134,15 @@ class ACNNConv(nn.Module):
             allowed = ("gauge", "max_pool")
         if orientation not in allowed:
             kind = "spectral" if spectral is not None else "closed-form"
-            raise ValueError(f"orientation of {kind} kernels must be one of {allowed}, got {orientation!r}")
+            raise ArgumentError(f"orientation of {kind} kernels must be one of {allowed}, got {orientation!r}")
         for name, val in (("in_channels", in_channels), ("out_channels", out_channels), ("n_theta", n_theta)):
             if not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be a positive int, got {val!r}")
+                raise ArgumentError(f"{name} must be a positive int, got {val!r}")
         scales, anisotropy = tuple(float(s) for s in scales), tuple(float(a) for a in anisotropy)
         if not scales or min(scales) <= 0:
-            raise ValueError(f"scales must be a non-empty sequence of positive times, got {scales!r}")
+            raise ArgumentError(f"scales must be a non-empty sequence of positive times, got {scales!r}")
         if not anisotropy or min(anisotropy) < 1:
-            raise ValueError(f"anisotropy must be a non-empty sequence of ratios >= 1, got {anisotropy!r}")
+            raise ArgumentError(f"anisotropy must be a non-empty sequence of ratios >= 1, got {anisotropy!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.spectral = spectral
         self.n_theta, self.scales, self.anisotropy = n_theta, scales, anisotropy

@@ -57,6 +57,7 @@ from torch import nn
 
 from ...batch import MeshBatch
 from .patch_operator import PatchGather, patches_for
+from ...errors import ArgumentError
 
 __all__ = ["GCNNConv"]
 
@@ -97,10 +98,10 @@ class GCNNConv(nn.Module):
     ) -> None:
         super().__init__()
         if rotation not in ("max", "fourier", "none"):
-            raise ValueError(f"rotation must be 'max', 'fourier' or 'none', got {rotation!r}")
+            raise ArgumentError(f"rotation must be 'max', 'fourier' or 'none', got {rotation!r}")
         for name, val in (("in_channels", in_channels), ("out_channels", out_channels), ("n_rho", n_rho), ("n_theta", n_theta)):
             if not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be a positive int, got {val!r}")
+                raise ArgumentError(f"{name} must be a positive int, got {val!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.n_rho, self.n_theta, self.rotation, self.radius = n_rho, n_theta, rotation, radius
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, n_rho, n_theta))

@@ -35,6 +35,7 @@ from torch import nn
 from ...batch import MeshBatch
 from ...batch import wrap_angle
 from .patch_operator import PatchGather, patches_for
+from ...errors import ArgumentError
 
 __all__ = ["GaussianKernels", "MoNetConv"]
 
@@ -79,7 +80,7 @@ class GaussianKernels(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rho, quadrature, mu_rho, log_sigma_rho, theta=None, angular=None, mu_theta=None, log_sigma_theta=None):
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1] or (theta is not None and ctx.needs_input_grad[4]):
-            raise ValueError("GaussianKernels differentiates the kernel parameters only, not rho/theta/quadrature")
+            raise ArgumentError("GaussianKernels differentiates the kernel parameters only, not rho/theta/quadrature")
         ctx.save_for_backward(rho, quadrature, mu_rho, log_sigma_rho, theta, angular, mu_theta, log_sigma_theta)
         out = rho.new_empty(*rho.shape, mu_rho.shape[0])  # (V, K, J)
         # Blocks of vertices keep the (block, K, J) temporaries in cache.
@@ -154,10 +155,10 @@ class MoNetConv(nn.Module):
     ) -> None:
         super().__init__()
         if coords not in ("polar", "rho"):
-            raise ValueError(f"coords must be 'polar' or 'rho', got {coords!r}")
+            raise ArgumentError(f"coords must be 'polar' or 'rho', got {coords!r}")
         for name, val in (("in_channels", in_channels), ("out_channels", out_channels), ("n_kernels", n_kernels)):
             if not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be a positive int, got {val!r}")
+                raise ArgumentError(f"{name} must be a positive int, got {val!r}")
         self.in_channels, self.out_channels, self.n_kernels = in_channels, out_channels, n_kernels
         self.coords, self.radius = coords, radius
         j = torch.arange(n_kernels, dtype=torch.get_default_dtype())

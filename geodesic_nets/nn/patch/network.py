@@ -13,6 +13,7 @@ from .acnn import ACNNConv
 from .gcnn import GCNNConv
 from .monet import MoNetConv
 from .patch_operator import PatchGather
+from ...errors import ArgumentError
 
 __all__ = ["PatchNet"]
 
@@ -56,11 +57,11 @@ class PatchNet(nn.Module):
     ) -> None:
         super().__init__()
         if kind not in _LAYERS:
-            raise ValueError(f"kind must be one of {sorted(_LAYERS)}, got {kind!r}")
+            raise ArgumentError(f"kind must be one of {sorted(_LAYERS)}, got {kind!r}")
         if outputs not in ("vertices", "global"):
-            raise ValueError(f"outputs must be 'vertices' or 'global', got {outputs!r}")
+            raise ArgumentError(f"outputs must be 'vertices' or 'global', got {outputs!r}")
         if not isinstance(n_layers, int) or n_layers < 0:
-            raise ValueError(f"n_layers must be a non-negative int, got {n_layers!r}")
+            raise ArgumentError(f"n_layers must be a non-negative int, got {n_layers!r}")
         kw = dict(layer_kwargs or {})
         self.kind, self.outputs = kind, outputs
         self.radius = kw.get("radius")

@@ -34,7 +34,7 @@ from typing import Callable, Hashable
 import torch
 
 from ...batch import MeshBatch
-from ...errors import GeodesicNetsError
+from ...errors import ArgumentError, GeodesicNetsError
 
 __all__ = ["PatchAggregate", "PatchGather", "aggregate_flat", "patches_for"]
 
@@ -98,7 +98,7 @@ class PatchGather:
                 "patch layers need geodesic patches: build the operators with compute_operators(..., patch_size=k)"
             )
         if radius is not None and not radius > 0:
-            raise ValueError(f"radius must be positive, got {radius!r}")
+            raise ArgumentError(f"radius must be positive, got {radius!r}")
         center, neighbor = batch.patch_center, batch.patch_neighbor
         rho_flat, theta_flat = batch.patch_rho, batch.patch_theta
         nv = batch.total_verts
@@ -199,9 +199,9 @@ class PatchGather:
         Tensor, shape (V, S, C)
         """
         if x.shape[0] != self.num_verts:
-            raise ValueError(f"x has {x.shape[0]} rows, the batch has {self.num_verts} vertices")
+            raise ArgumentError(f"x has {x.shape[0]} rows, the batch has {self.num_verts} vertices")
         if weights.shape[:2] != self.index.shape:
-            raise ValueError(f"weights must have shape (V, K, S) = {tuple(self.index.shape)} + (S,), got {tuple(weights.shape)}")
+            raise ArgumentError(f"weights must have shape (V, K, S) = {tuple(self.index.shape)} + (S,), got {tuple(weights.shape)}")
         return PatchAggregate.apply(x, weights, self.index)
 
 
@@ -214,7 +214,7 @@ def patches_for(
     ``PatchGather.from_batch(batch, radius=radius)``.
     """
     if x.ndim != 2 or x.shape[1] != in_channels:
-        raise ValueError(f"x must have shape (V, {in_channels}), got {tuple(x.shape)}")
+        raise ArgumentError(f"x must have shape (V, {in_channels}), got {tuple(x.shape)}")
     return PatchGather.from_batch(batch, radius=radius) if patches is None else patches
 
 

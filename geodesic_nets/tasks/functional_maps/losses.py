@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from ...errors import GeodesicNetsError
+from ...errors import ArgumentError, GeodesicNetsError
 from .solve import normalized_spectra
 from .validation import check_matrix
 
@@ -121,7 +121,7 @@ def laplacian_commutativity_loss(C_ab: torch.Tensor, evals_a: torch.Tensor, eval
 def check_temperature(temperature) -> float:
     """``temperature`` as a float, or a ValueError unless it is a positive number."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        raise ArgumentError(f"temperature must be a positive number, got {temperature!r}")
     return float(temperature)
 
 

@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 import torch
 
-from ...errors import GeometryError
+from ...errors import ArgumentError, GeometryError
 from .solve import least_squares
 from .validation import check_block_size, check_matrix, check_pointmap, check_same_kind, check_vector
 
@@ -110,7 +110,7 @@ def pointmap_from_fmap(
     check_matrix("evecs_b", evecs_b, cols=kb)
     check_same_kind(C_ab=C_ab, evecs_a=evecs_a, evecs_b=evecs_b)
     if method not in get_args(PointmapMethod):
-        raise ValueError(f"method must be one of {get_args(PointmapMethod)}, got {method!r}")
+        raise ArgumentError(f"method must be one of {get_args(PointmapMethod)}, got {method!r}")
     bs = check_block_size(block_size)
     with torch.no_grad():
         c = C_ab.detach()

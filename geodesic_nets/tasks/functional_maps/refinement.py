@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from ...errors import GeodesicNetsError, GeometryError
+from ...errors import ArgumentError, GeodesicNetsError, GeometryError
 from .pointmaps import _DEFAULT_BLOCK, PointmapMethod, fmap_from_pointmap, pointmap_from_fmap
 from .validation import check_index_set, check_matrix
 
@@ -90,7 +90,7 @@ def _check_zoomout(C_ab, evecs_a, evecs_b, *, k_final, step) -> None:
     check_matrix("evecs_b", evecs_b)
     for name, v in (("k_final", k_final), ("step", step)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+            raise ArgumentError(f"{name} must be a positive int, got {v!r}")
     kb, ka = C_ab.shape
     if max(ka, kb) > k_final:
         raise GeodesicNetsError(f"the initial map is {kb} x {ka}, larger than k_final = {k_final}")

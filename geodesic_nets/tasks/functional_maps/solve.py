@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ...errors import GeodesicNetsError, GeometryError
+from ...errors import ArgumentError, GeodesicNetsError, GeometryError
 from .validation import check_matrix, check_same_kind, check_vector
 
 __all__ = ["least_squares", "spectral_coefficients", "commutativity_mask", "fmap_from_features"]
@@ -121,7 +121,7 @@ def commutativity_mask(
     check_same_kind(evals_a=evals_a, evals_b=evals_b)
     if resolvent_gamma is not None:
         if isinstance(resolvent_gamma, bool) or not isinstance(resolvent_gamma, (int, float)) or not resolvent_gamma > 0:
-            raise ValueError(f"resolvent_gamma must be a positive number or None, got {resolvent_gamma!r}")
+            raise ArgumentError(f"resolvent_gamma must be a positive number or None, got {resolvent_gamma!r}")
     la, lb = normalized_spectra(evals_a, evals_b)
     if resolvent_gamma is None:
         return (lb.unsqueeze(1) - la.unsqueeze(0)).square()
@@ -187,7 +187,7 @@ def fmap_from_features(
         A singular system (e.g. ``lambda_ = 0`` with too few descriptors).
     """
     if isinstance(lambda_, bool) or not isinstance(lambda_, (int, float)) or not lambda_ >= 0:
-        raise ValueError(f"lambda_ must be a non-negative number, got {lambda_!r}")
+        raise ArgumentError(f"lambda_ must be a non-negative number, got {lambda_!r}")
     check_matrix("evecs_a", evecs_a)
     check_matrix("evecs_b", evecs_b)
     (va, ka), (vb, kb) = evecs_a.shape, evecs_b.shape

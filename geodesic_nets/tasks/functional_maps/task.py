@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from ...data.sample import SampleBatch, collate_samples
-from ...errors import GeodesicNetsError
+from ...errors import ArgumentError, GeodesicNetsError
 from ...geometry.sampling import farthest_points
 from ..base import Task
 from ..geodesic_error import correspondence_geodesic_errors, error_curve
@@ -79,7 +79,7 @@ def true_fmap(evecs_a: torch.Tensor, evecs_b: torch.Tensor, corr_a: torch.Tensor
 
 def _weight(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        raise ArgumentError(f"{name} must be a non-negative number, got {value!r}")
     return float(value)
 
 
@@ -149,21 +149,21 @@ class FunctionalMapTask(Task):
                  zoomout_samples: int | None = None, tta_steps: int = 0, tta_lr: float = 1e-3,
                  both_directions: bool = True, radii: Sequence[float] | None = None, progress: bool = False) -> None:
         if k < 2:
-            raise ValueError(f"k must be >= 2, got {k}")
+            raise ArgumentError(f"k must be >= 2, got {k}")
         if zoomout_to is not None and zoomout_to < 2:
-            raise ValueError(f"zoomout_to must be >= 2, got {zoomout_to}")
+            raise ArgumentError(f"zoomout_to must be >= 2, got {zoomout_to}")
         if supervision not in get_args(Supervision):
-            raise ValueError(f"supervision must be one of {get_args(Supervision)}, got {supervision!r}")
+            raise ArgumentError(f"supervision must be one of {get_args(Supervision)}, got {supervision!r}")
         if pointmap not in get_args(PointmapSource):
-            raise ValueError(f"pointmap must be one of {get_args(PointmapSource)}, got {pointmap!r}")
+            raise ArgumentError(f"pointmap must be one of {get_args(PointmapSource)}, got {pointmap!r}")
         if pointmap_k is not None and pointmap_k < 2:
-            raise ValueError(f"pointmap_k must be >= 2, got {pointmap_k}")
+            raise ArgumentError(f"pointmap_k must be >= 2, got {pointmap_k}")
         if zoomout_step < 1:
-            raise ValueError(f"zoomout_step must be >= 1, got {zoomout_step}")
+            raise ArgumentError(f"zoomout_step must be >= 1, got {zoomout_step}")
         if zoomout_samples is not None and zoomout_samples < 2:
-            raise ValueError(f"zoomout_samples must be >= 2, got {zoomout_samples}")
+            raise ArgumentError(f"zoomout_samples must be >= 2, got {zoomout_samples}")
         if isinstance(tta_steps, bool) or not isinstance(tta_steps, int) or tta_steps < 0:
-            raise ValueError(f"tta_steps must be a non-negative int, got {tta_steps!r}")
+            raise ArgumentError(f"tta_steps must be a non-negative int, got {tta_steps!r}")
         self.k, self.lambda_, self.resolvent_gamma = k, lambda_, resolvent_gamma
         self.supervision = supervision
         given = {"fmap": w_fmap, "bijectivity": w_bijectivity, "orthogonality": w_orthogonality,
@@ -171,9 +171,9 @@ class FunctionalMapTask(Task):
         self.weights = {term: _weight(f"w_{term}", LOSS_TERMS[supervision][term] if w is None else w)
                         for term, w in given.items()}
         if supervision == "unsupervised" and self.weights["fmap"] > 0:
-            raise ValueError("unsupervised training reads no ground truth: w_fmap must be 0")
+            raise ArgumentError("unsupervised training reads no ground truth: w_fmap must be 0")
         if not any(self.weights.values()):
-            raise ValueError("every loss weight is 0: nothing to train")
+            raise ArgumentError("every loss weight is 0: nothing to train")
         self.temperature = check_temperature(temperature)
         self.normalize_features = bool(normalize_features)
         self.pointmap, self.pointmap_k = pointmap, pointmap_k

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ...errors import GeodesicNetsError
+from ...errors import ArgumentError, GeodesicNetsError
 
 __all__ = ["check_matrix", "check_vector", "check_same_kind", "check_block_size", "check_pointmap", "check_index_set"]
 
@@ -46,7 +46,7 @@ def check_same_kind(**tensors: torch.Tensor) -> None:
 
 def check_block_size(block_size) -> int:
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+        raise ArgumentError(f"block_size must be a positive int, got {block_size!r}")
     return block_size
 
 

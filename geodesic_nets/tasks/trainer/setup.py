@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ...data.sample import collate_samples
-from ...errors import GeodesicNetsError
+from ...errors import ArgumentError, GeodesicNetsError
 from ..base import Task
 from ..checkpoint import CheckpointError, load_checkpoint, restore_rng_state
 from ..config import RESULT_NEUTRAL_FIELDS, TrainConfig
@@ -114,9 +114,9 @@ def seed_everything(seed: int) -> None:
 def check_inputs(task: Any, train_set: Any, val_set: Any, config: Any) -> None:
     """Types of ``config`` and ``task``; both datasets sized and not empty."""
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        raise ArgumentError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not isinstance(task, Task):
-        raise TypeError(f"task must be a geodesic_nets.tasks.Task, got {type(task).__name__}")
+        raise ArgumentError(f"task must be a geodesic_nets.tasks.Task, got {type(task).__name__}")
     _dataset_len(train_set, "train_set")
     if val_set is not None:
         _dataset_len(val_set, "val_set")
@@ -124,7 +124,7 @@ def check_inputs(task: Any, train_set: Any, val_set: Any, config: Any) -> None:
 
 def _dataset_len(dataset: Any, what: str) -> int:
     if not isinstance(dataset, Sized):
-        raise TypeError(f"{what} must have a length (a map-style dataset), got {type(dataset).__name__}")
+        raise ArgumentError(f"{what} must have a length (a map-style dataset), got {type(dataset).__name__}")
     n = len(dataset)
     if n == 0:
         raise GeodesicNetsError(f"{what} is empty")
