@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import CacheError
 
 __all__ = ["ArrayCache", "default_cache_dir", "array_checksum"]
@@ -112,19 +112,7 @@ class ArrayCache:
         path = self.entry_path(key)
         arrays = dict(arrays, key=np.array(key))
         arrays["checksum"] = np.array(array_checksum(arrays))
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key[:16]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, lambda fh: np.savez(fh, **arrays))
         return path
 
     def get_or_compute(

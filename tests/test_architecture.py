@@ -20,7 +20,7 @@ DOC = PKG.parent / "docs" / "architecture.md"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
-        {"errors"},
+        {"errors", "atomic"},
         {"settings", "cache", "version", "validation"},
         {"surface"},
         {"io", "geometry"},

@@ -30,7 +30,7 @@ from typing import IO, Any, Callable
 import numpy as np
 import torch
 
-from ..io._files import atomic_write as _atomic_write
+from ..atomic import atomic_write as _atomic_write
 from ..errors import ArgumentError, GeodesicNetsError
 
 __all__ = [
@@ -60,7 +60,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     """Create or replace ``path`` atomically, creating its folder first.
 
     ``write(fh)`` writes the content to a binary file handle; see
-    :func:`geodesic_nets.io._files.atomic_write` (the package's one atomic writer): when
+    :func:`geodesic_nets.atomic.atomic_write` (the package's one atomic writer): when
     ``write`` or anything before the rename raises, ``path`` is untouched.
     """
     path = Path(path)
