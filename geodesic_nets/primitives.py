@@ -8,23 +8,8 @@ deterministic.
 
 from __future__ import annotations
 
-from .shapes.primitives import (
-    bumpy_sphere,
-    icosphere,
-    plane_grid,
-    single_triangle,
-    sphere_point_cloud,
-    torus,
-    uv_sphere,
-)
+from .shapes import primitives as _home
+from .shapes.primitives import *  # noqa: F403 (exactly the names of its __all__)
 from .surface import Surface  # ``primitives.Surface`` was reachable before the move
 
-__all__ = [
-    "icosphere",
-    "uv_sphere",
-    "plane_grid",
-    "torus",
-    "single_triangle",
-    "sphere_point_cloud",
-    "bumpy_sphere",
-]
+__all__ = list(_home.__all__)

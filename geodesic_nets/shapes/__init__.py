@@ -17,30 +17,11 @@ module           contents
 The random rotation behind them is :func:`geodesic_nets.geometry.rotations.random_rotation_matrix`.
 """
 
+from . import deform, primitives, spheres, tori
 from .deform import random_placement, shuffle_vertices, smooth_deformation
 from .primitives import bumpy_sphere, icosphere, plane_grid, single_triangle, sphere_point_cloud, torus, uv_sphere
 from .spheres import SHAPE_MAPS, fibonacci_directions, radial_bump_map, random_sphere_directions, sphere_tessellation
 from .tori import torus_grid, torus_grid_size
 
-__all__ = [
-    # primitives
-    "icosphere",
-    "uv_sphere",
-    "plane_grid",
-    "torus",
-    "single_triangle",
-    "sphere_point_cloud",
-    "bumpy_sphere",
-    # random meshes
-    "fibonacci_directions",
-    "random_sphere_directions",
-    "sphere_tessellation",
-    "radial_bump_map",
-    "SHAPE_MAPS",
-    "torus_grid",
-    "torus_grid_size",
-    # random changes
-    "smooth_deformation",
-    "random_placement",
-    "shuffle_vertices",
-]
+# closed-form primitives, random meshes, random changes: each submodule's public names
+__all__ = [*primitives.__all__, *spheres.__all__, *tori.__all__, *deform.__all__]
