@@ -31,6 +31,24 @@ module                    contents
 ========================  ==============================================================
 """
 
+from . import (
+    anisotropic,
+    connection,
+    curvature,
+    descriptors,
+    elements,
+    frames,
+    geodesics,
+    gradient,
+    laplacian,
+    logmap,
+    neighbors,
+    patches,
+    rotations,
+    sampling,
+    spectral,
+    validate,
+)
 from .anisotropic import (
     anisotropic_heat_kernels,
     anisotropic_laplacian,
@@ -83,76 +101,9 @@ from .patches import GeodesicPatches, geodesic_patches
 from .rotations import random_rotation_matrix
 from .spectral import EigenSolver, eigen_basis
 
-__all__ = [
-    "anisotropic_heat_kernels",
-    "anisotropic_laplacian",
-    "face_principal_directions",
-    "weyl_time_unit",
-    # elements
-    "boundary_vertex_mask",
-    "corner_angles",
-    "corner_angles_from_lengths",
-    "directed_edges",
-    "face_areas",
-    "face_areas_from_lengths",
-    "face_edge_lengths",
-    "face_normals",
-    "undirected_edges",
-    "vertex_adjacency",
-    "vertex_areas",
-    "vertex_normals",
-    # neighbors
-    "knn",
-    "knn_edges",
-    # laplacian, spectral
-    "cotan_weights_from_lengths",
-    "cotan_laplacian_from_lengths",
-    "cotan_laplacian",
-    "mass_from_lengths",
-    "mass_matrix",
-    "laplacian_and_mass",
-    "EigenSolver",
-    "eigen_basis",
-    # descriptors, curvature
-    "hks",
-    "hks_times",
-    "wks",
-    "wks_energies",
-    "angle_defect",
-    "gaussian_curvature",
-    "mean_curvature",
-    "principal_curvatures",
-    # frames, connection, gradient
-    "TangentFrames",
-    "vertex_frames",
-    "reference_neighbors",
-    "farthest_points",
-    "check_point_cloud",
-    "check_mesh_scale",
-    "Connection",
-    "levi_civita_connection",
-    "transport_vectors",
-    "transport_along_path",
-    "connection_laplacian",
-    "holonomy",
-    "wrap_angle",
-    "face_gradient",
-    "hat_gradients",
-    "tangent_gradient",
-    # geodesics, log maps, patches
-    "GeodesicSolver",
-    "HeatGeodesicSolver",
-    "ExactGeodesicSolver",
-    "heat_geodesic",
-    "exact_geodesic",
-    "geodesic_distance_blocks",
-    "geodesic_distance_matrix",
-    "pairwise_geodesic_distances",
-    "mesh_components",
-    "LogMapSolver",
-    "log_map",
-    "GeodesicPatches",
-    "geodesic_patches",
-    # rotations
-    "random_rotation_matrix",
-]
+_GATHERED = (
+    anisotropic, elements, neighbors, laplacian, spectral, descriptors, curvature, frames, sampling, validate,
+    connection, gradient, geodesics, logmap, patches, rotations,
+)
+# every submodule's public names, less their upper-case tuning constants (those stay in the submodule)
+__all__ = [name for module in _GATHERED for name in module.__all__ if not name.isupper()]

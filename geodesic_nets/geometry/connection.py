@@ -42,6 +42,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import connection_laplacian as _connection_laplacian, transport as _transport
 from .connection_laplacian import connection_laplacian
 from .elements import directed_edges
 from .frames import TangentFrames, _as_faces, _as_verts
@@ -50,15 +51,8 @@ from .tangent_space import _extrinsic_angles, _intrinsic_angles
 from .transport import Connection, holonomy, transport_along_path, transport_vectors, wrap_angle
 from ..errors import ArgumentError
 
-__all__ = [
-    "Connection",
-    "levi_civita_connection",
-    "transport_vectors",
-    "transport_along_path",
-    "connection_laplacian",
-    "holonomy",
-    "wrap_angle",
-]
+# the connection built here, and the names of its uses, importable from this module too
+__all__ = ["levi_civita_connection", *_transport.__all__, *_connection_laplacian.__all__]
 
 
 def _rotation_transport(frames: TangentFrames, src: np.ndarray, dst: np.ndarray, d: np.ndarray) -> np.ndarray:

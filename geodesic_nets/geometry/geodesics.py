@@ -31,6 +31,7 @@ Conventions
 
 from __future__ import annotations
 
+from . import components, exact_geodesics, geodesic_blocks, heat_geodesics
 from .components import mesh_components
 from .exact_geodesics import ExactGeodesicSolver, exact_geodesic
 from .geodesic_blocks import (
@@ -41,14 +42,4 @@ from .geodesic_blocks import (
 )
 from .heat_geodesics import HeatGeodesicSolver, heat_geodesic
 
-__all__ = [
-    "GeodesicSolver",
-    "HeatGeodesicSolver",
-    "ExactGeodesicSolver",
-    "heat_geodesic",
-    "exact_geodesic",
-    "geodesic_distance_blocks",
-    "geodesic_distance_matrix",
-    "pairwise_geodesic_distances",
-    "mesh_components",
-]
+__all__ = [*geodesic_blocks.__all__, *heat_geodesics.__all__, *exact_geodesics.__all__, *components.__all__]
