@@ -18,6 +18,7 @@ module                 contents
 =====================  ==================================================================
 """
 
+from . import functional_maps, metrics
 from .base import Task
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .classification import ClassificationTask
@@ -96,12 +97,7 @@ __all__ = [
     "load_pretrained",
     "export_pretrained",
     "available_pretrained",
-    "supervised_fmap_loss",
-    "bijectivity_loss",
-    "orthogonality_loss",
-    "laplacian_commutativity_loss",
-    "soft_pointmap",
-    "coupling_loss",
+    *functional_maps.losses.__all__,
     "load_run",
     "Run",
     "predict_files",
@@ -117,12 +113,5 @@ __all__ = [
     "correspondence_geodesic_errors",
     "ErrorCurve",
     "error_curve",
-    "accuracy",
-    "confusion_matrix",
-    "per_class_accuracy",
-    "per_class_iou",
-    "mean_iou",
-    "summarize",
-    "edge_predictions_from_vertex_logits",
-    "face_predictions_from_vertex_logits",
+    *metrics.__all__,
 ]

@@ -13,6 +13,7 @@ module                 contents
 =====================  ===================================================================
 """
 
+from . import learned, network
 from .block import BlockOperators, spectral_block
 from .gradient_features import SpatialGradientFeatures
 from .learned import (
@@ -27,16 +28,11 @@ from .network import DiffusionNet, DiffusionNetBlock
 
 __all__ = [
     # learned (the names of the former module geodesic_nets.nn.diffusion)
-    "SpectralBasis",
-    "ImplicitSystem",
-    "spectral_diffusion",
-    "implicit_diffusion",
-    "LearnedDiffusion",
+    *learned.__all__,
     "DiffusionMethod",
     # gradient features, blocks, network (the function gradient_features is in its module)
     "SpatialGradientFeatures",
     "BlockOperators",
     "spectral_block",
-    "DiffusionNetBlock",
-    "DiffusionNet",
+    *network.__all__,
 ]

@@ -37,40 +37,14 @@ module             contents
 =================  ===================================================================
 """
 
-from .losses import (
-    bijectivity_loss,
-    check_temperature,
-    coupling_loss,
-    laplacian_commutativity_loss,
-    orthogonality_loss,
-    soft_pointmap,
-    supervised_fmap_loss,
-)
-from .pointmaps import PointmapMethod, fmap_from_pointmap, nearest_neighbor_map, pointmap_from_fmap
-from .refinement import zoomout
-from .solve import commutativity_mask, fmap_from_features, least_squares, spectral_coefficients
-from .task import LOSS_TERMS, FunctionalMapTask, PointmapSource, Supervision, true_fmap
+from . import losses, pointmaps, refinement, solve, task
+from .losses import *  # noqa: F403 (each submodule's explicit __all__)
+from .pointmaps import *  # noqa: F403
+from .refinement import *  # noqa: F403
+from .solve import *  # noqa: F403
+from .task import *  # noqa: F403
+from .losses import check_temperature
 
 __all__ = [
-    "spectral_coefficients",
-    "commutativity_mask",
-    "fmap_from_features",
-    "pointmap_from_fmap",
-    "fmap_from_pointmap",
-    "zoomout",
-    "nearest_neighbor_map",
-    "least_squares",
-    "PointmapMethod",
-    "supervised_fmap_loss",
-    "bijectivity_loss",
-    "orthogonality_loss",
-    "laplacian_commutativity_loss",
-    "check_temperature",
-    "soft_pointmap",
-    "coupling_loss",
-    "FunctionalMapTask",
-    "true_fmap",
-    "Supervision",
-    "PointmapSource",
-    "LOSS_TERMS",
+    *solve.__all__, *pointmaps.__all__, *refinement.__all__, *losses.__all__, "check_temperature", *task.__all__,
 ]
