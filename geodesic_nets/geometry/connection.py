@@ -45,7 +45,7 @@ import numpy as np
 from . import connection_laplacian as _connection_laplacian, transport as _transport
 from .connection_laplacian import connection_laplacian
 from .elements import directed_edges
-from .frames import TangentFrames, _as_faces, _as_verts
+from .frames import TangentFrames, _as_faces, _verts_in_frames
 from .neighbors import knn_edges
 from .tangent_space import _extrinsic_angles, _intrinsic_angles
 from .transport import Connection, holonomy, transport_along_path, transport_vectors, wrap_angle
@@ -106,13 +106,9 @@ def levi_civita_connection(
     """
     if boundary not in ("half_disk", "wedge"):
         raise ArgumentError(f"boundary must be 'half_disk' or 'wedge', got {boundary!r}")
-    if not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
-        raise ArgumentError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
-    v = _as_verts(verts)
-    if len(frames.normals) != len(v):
-        raise ArgumentError(f"frames have {len(frames.normals)} vertices, verts have {len(v)}")
+    v, n_neighbors = _verts_in_frames(verts, frames, n_neighbors)
     if faces is None:
-        src, dst = knn_edges(v, int(n_neighbors)) if len(v) > 1 else (np.zeros(0, np.int64),) * 2
+        src, dst = knn_edges(v, n_neighbors) if len(v) > 1 else (np.zeros(0, np.int64),) * 2
         angle = _extrinsic_angles(v, frames, src, dst)
         transport = _rotation_transport(frames, src, dst, v[dst] - v[src])
     else:

@@ -105,6 +105,16 @@ def _as_faces(faces: np.ndarray, num_verts: int) -> np.ndarray:
     return check_faces(faces, num_verts)
 
 
+def _verts_in_frames(verts: np.ndarray, frames: "TangentFrames", n_neighbors: int) -> tuple[np.ndarray, int]:
+    """Checked ``verts`` and ``n_neighbors`` of an operator built in ``frames`` (one frame a vertex)."""
+    if not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
+        raise ArgumentError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
+    v = _as_verts(verts)
+    if len(frames.normals) != len(v):
+        raise ArgumentError(f"frames have {len(frames.normals)} vertices, verts have {len(v)}")
+    return v, int(n_neighbors)
+
+
 def reference_neighbors(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """The neighbour defining each mesh vertex's reference edge.
 

@@ -16,9 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .elements import face_areas, face_normals
-from .frames import TangentFrames, _as_faces, _as_verts
+from .frames import TangentFrames, _as_faces, _as_verts, _verts_in_frames
 from .neighbors import knn
-from ..errors import ArgumentError
 
 __all__ = ["face_gradient", "hat_gradients", "tangent_gradient"]
 
@@ -140,11 +139,7 @@ def tangent_gradient(
     scipy.sparse.csr_matrix, shape (V, V), complex128
         ``(G u)[i] = du/dx + 1j du/dy``; rows of isolated mesh vertices are zero.
     """
-    if not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
-        raise ArgumentError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
-    v = _as_verts(verts)
-    if len(frames.normals) != len(v):
-        raise ArgumentError(f"frames have {len(frames.normals)} vertices, verts have {len(v)}")
+    v, n_neighbors = _verts_in_frames(verts, frames, n_neighbors)
     if faces is None:
-        return _cloud_tangent_gradient(v, frames, int(n_neighbors))
+        return _cloud_tangent_gradient(v, frames, n_neighbors)
     return _mesh_tangent_gradient(v, _as_faces(faces, len(v)), frames)
