@@ -6,11 +6,13 @@ a slow pass walk the lines to name the first offending one in the error message.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..errors import MeshFormatError
 
-__all__ = ["parse_columns", "parse_polygons", "fan_triangulate", "strip_comments"]
+__all__ = ["parse_columns", "parse_polygons", "fan_triangulate", "triangulate_logged", "strip_comments"]
 
 
 def strip_comments(text: str) -> list[str]:
@@ -97,6 +99,14 @@ def fan_triangulate(flat: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, n
     base = np.repeat(starts, ntri)
     faces = np.stack([flat[base], flat[base + k], flat[base + k + 1]], axis=1)
     return faces.astype(np.int64, copy=False), polygon
+
+
+def triangulate_logged(flat: np.ndarray, counts: np.ndarray, *, path: str, log: logging.Logger) -> np.ndarray:
+    """:func:`fan_triangulate`'s faces, (F, 3) int64, saying on ``log`` (info) how many polygons it split."""
+    faces, _ = fan_triangulate(flat, counts)
+    if np.any(counts > 3):
+        log.info("%s: %d polygons with more than 3 vertices were fan-triangulated", path, int((counts > 3).sum()))
+    return faces
 
 
 def parse_polygons(lines: list[str], *, path: str, what: str = "face") -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import MeshFormatError
 from ._files import PathLike, atomic_write_bytes, decode_text, read_bytes
-from ._text import fan_triangulate, parse_columns
+from ._text import parse_columns, triangulate_logged
 
 __all__ = ["read_obj", "write_obj"]
 
@@ -120,10 +120,7 @@ def read_obj(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
         flat = np.where(neg, flat + np.repeat(nv_before, counts), flat - 1)
     else:
         flat = flat - 1
-    faces, _ = fan_triangulate(flat, counts)
-    if np.any(counts > 3):
-        logger.info("%s: %d polygons with more than 3 vertices were fan-triangulated", p, int((counts > 3).sum()))
-    return verts, faces
+    return verts, triangulate_logged(flat, counts, path=p, log=logger)
 
 
 def format_obj(verts: np.ndarray, faces: np.ndarray | None) -> bytes:

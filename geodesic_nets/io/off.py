@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import MeshFormatError, UnsupportedFormatError
 from ._files import PathLike, atomic_write_bytes, decode_text, read_bytes
-from ._text import fan_triangulate, parse_columns, parse_polygons, strip_comments
+from ._text import parse_columns, parse_polygons, strip_comments, triangulate_logged
 
 __all__ = ["read_off", "write_off"]
 
@@ -87,10 +87,7 @@ def read_off(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     if nf == 0:
         return verts, None
     flat, counts = parse_polygons(lines[body + nv : body + nv + nf], path=p, what="face")
-    faces, _ = fan_triangulate(flat, counts)
-    if np.any(counts > 3):
-        logger.info("%s: %d polygons with more than 3 vertices were fan-triangulated", p, int((counts > 3).sum()))
-    return verts, faces
+    return verts, triangulate_logged(flat, counts, path=p, log=logger)
 
 
 def format_off(verts: np.ndarray, faces: np.ndarray | None) -> bytes:
