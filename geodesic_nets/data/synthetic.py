@@ -44,7 +44,8 @@ SYNTHETIC_CLASSES = ("sphere", "torus", "ellipsoid", "bumpy_box", "peanut")
 _STREAM_SHAPES, _STREAM_CORR, _STREAM_SEG = 1, 2, 3
 
 
-def _check(split: str, seed: int, test_fraction: float, verts_range: Sequence[int]) -> tuple[int, int]:
+def _check(split: str, seed: int, test_fraction: float, verts_range: Sequence[int],
+           n_shapes: int | None = None) -> tuple[int, int]:
     check_choice("split", split, Split)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ArgumentError(f"seed must be a non-negative int, got {seed!r}")
@@ -53,6 +54,8 @@ def _check(split: str, seed: int, test_fraction: float, verts_range: Sequence[in
     lo, hi = (int(v) for v in verts_range)
     if not 50 <= lo <= hi:
         raise ArgumentError(f"verts_range must be (low, high) with 50 <= low <= high, got {tuple(verts_range)}")
+    if n_shapes is not None and (not isinstance(n_shapes, int) or n_shapes < 2):
+        raise ArgumentError(f"n_shapes must be an int >= 2, got {n_shapes!r}")
     return lo, hi
 
 
@@ -60,6 +63,16 @@ def _split_of(i: int, n: int, test_fraction: float) -> str:
     """Instances ``n - n_test .. n-1`` are the test set, ``n_test = max(1, round(n * fraction))``."""
     n_test = max(1, int(round(n * test_fraction)))
     return "test" if i >= n - n_test else "train"
+
+
+def _instances(n: int, split: str, test_fraction: float) -> list[int]:
+    """The instances ``0 .. n-1`` that belong to ``split`` (all of them for ``"all"``)."""
+    return [i for i in range(n) if split == "all" or _split_of(i, n, test_fraction) == split]
+
+
+def _instance_extra(info: dict, i: int, n: int, test_fraction: float, base: np.ndarray) -> dict:
+    """``extra`` of a generated shape with per-vertex base points: the prepared info, split, instance."""
+    return {**info, "split": _split_of(i, n, test_fraction), "instance": i, "base_points": torch.from_numpy(base)}
 
 
 class SyntheticShapes(ShapeDataset):
@@ -122,10 +135,7 @@ class SyntheticShapes(ShapeDataset):
             raise ArgumentError(f"n_per_class must be an int >= 2 (a train and a test instance), got {n_per_class!r}")
         settings = settings or OperatorSettings()
         classes = list(SYNTHETIC_CLASSES[:n_classes])
-        todo = [
-            (c, i) for c in range(n_classes) for i in range(n_per_class)
-            if split == "all" or _split_of(i, n_per_class, test_fraction) == split
-        ]
+        todo = [(c, i) for c in range(n_classes) for i in _instances(n_per_class, split, test_fraction)]
         surfaces = [self.make_instance(classes[c], np.random.default_rng([seed, _STREAM_SHAPES, c, i]), (lo, hi),
                                        name=f"{classes[c]}_{i:03d}") for c, i in todo]
         prepared = prepare_samples(surfaces, desc=f"synthetic shapes {split}",
@@ -233,9 +243,7 @@ class SyntheticCorrespondence(ShapeDataset):
         normalize: bool = True,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        lo, hi = _check(split, seed, test_fraction, verts_range)
-        if not isinstance(n_shapes, int) or n_shapes < 2:
-            raise ArgumentError(f"n_shapes must be an int >= 2, got {n_shapes!r}")
+        lo, hi = _check(split, seed, test_fraction, verts_range, n_shapes)
         if not isinstance(n_reference, int) or not 4 <= n_reference <= lo:
             raise ArgumentError(f"n_reference must be an int in [4, {lo}] (the smallest vertex count), got {n_reference!r}")
         if deformation < 0:
@@ -251,7 +259,7 @@ class SyntheticCorrespondence(ShapeDataset):
             dirs = random_sphere_directions((lo + hi) // 2, base_rng, fixed=ref_dirs)
             template = (dirs, sphere_tessellation(dirs), np.concatenate([ref_base, shape_map(dirs[n_reference:])]))
 
-        todo = [i for i in range(n_shapes) if split == "all" or _split_of(i, n_shapes, test_fraction) == split]
+        todo = _instances(n_shapes, split, test_fraction)
         made = []
         for i in todo:
             rng = np.random.default_rng([seed, _STREAM_CORR, 1, i])
@@ -280,8 +288,7 @@ class SyntheticCorrespondence(ShapeDataset):
                 ShapeSample(
                     name=surface.name, operators=ps.operators, label=torch.from_numpy(label),
                     corr=torch.from_numpy(corr.astype(np.int64)),
-                    extra={**ps.info, "split": _split_of(i, n_shapes, test_fraction), "instance": i,
-                           "base_points": torch.from_numpy(base)},
+                    extra=_instance_extra(ps.info, i, n_shapes, test_fraction, base),
                 )
             )
         super().__init__(
@@ -345,13 +352,11 @@ class SyntheticSegmentation(ShapeDataset):
         normalize: bool = True,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        lo, hi = _check(split, seed, test_fraction, verts_range)
-        if not isinstance(n_shapes, int) or n_shapes < 2:
-            raise ArgumentError(f"n_shapes must be an int >= 2, got {n_shapes!r}")
+        lo, hi = _check(split, seed, test_fraction, verts_range, n_shapes)
         if not isinstance(n_parts, int) or not 2 <= n_parts <= 12:
             raise ArgumentError(f"n_parts must be an int in [2, 12], got {n_parts!r}")
         settings = settings or OperatorSettings()
-        todo = [i for i in range(n_shapes) if split == "all" or _split_of(i, n_shapes, test_fraction) == split]
+        todo = _instances(n_shapes, split, test_fraction)
         made = []
         for i in todo:
             rng = np.random.default_rng([seed, _STREAM_SEG, i])
@@ -376,8 +381,7 @@ class SyntheticSegmentation(ShapeDataset):
                 ShapeSample(
                     name=surface.name, operators=ps.operators, label=torch.from_numpy(label),
                     face_label=torch.from_numpy(face_label),
-                    extra={**ps.info, "split": _split_of(i, n_shapes, test_fraction), "instance": i,
-                           "base_points": torch.from_numpy(base)},
+                    extra=_instance_extra(ps.info, i, n_shapes, test_fraction, base),
                 )
             )
         super().__init__(
