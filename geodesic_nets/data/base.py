@@ -17,7 +17,7 @@ from ..errors import ArgumentError, DatasetError, IndexOutOfRangeError
 from ..settings import OperatorSettings
 from .sample import ShapeSample
 
-__all__ = ["TaskName", "ShapeDataset", "resolve_root"]
+__all__ = ["TaskName", "ShapeDataset", "resolve_root", "require_files"]
 
 TaskName = Literal["classification", "segmentation", "correspondence"]
 
@@ -208,6 +208,14 @@ def resolve_root(
         if cand.is_dir() and is_layout(cand):
             return cand
     raise DatasetError(f"{dataset}: neither {root} nor {root / folder} has the expected layout: {expected}")
+
+
+def require_files(paths: Iterable[Path], *, what: str = "file", dataset: str | None = None) -> None:
+    """DatasetError saying how many of ``paths`` are not files, and the first of them."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        prefix = f"{dataset}: " if dataset else ""
+        raise DatasetError(f"{prefix}{len(missing)} {what}(s) missing, first {missing[0]}")
 
 
 def prepare_options(

@@ -21,7 +21,7 @@ import torch
 
 from ..errors import DatasetError, MeshFormatError
 from ..settings import OperatorSettings
-from .base import ShapeDataset, check_choice, prepare_options, resolve_root
+from .base import ShapeDataset, check_choice, prepare_options, require_files, resolve_root
 from .faust import read_vts
 from .prepare import prepare_samples
 from .sample import ShapeSample
@@ -112,9 +112,7 @@ class CorrespondenceFolder(ShapeDataset):
         if len(set(stems)) != len(stems):
             raise DatasetError(f"{root / 'shapes'} holds two meshes with one name (different extensions)")
         vts = [root / "corres" / f"{p.stem}.vts" for p in paths]
-        missing = [str(v) for v in vts if not v.is_file()]
-        if missing:
-            raise DatasetError(f"{len(missing)} correspondence file(s) missing, first {missing[0]}")
+        require_files(vts, what="correspondence file")
         prepared = prepare_samples(paths, desc=f"{root.name} shapes",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []

@@ -9,9 +9,9 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
-from ..errors import ArgumentError, DatasetError, MeshFormatError
+from ..errors import ArgumentError, MeshFormatError
 from ..settings import OperatorSettings
-from .base import ShapeDataset, check_choice, prepare_options, resolve_root
+from .base import ShapeDataset, check_choice, prepare_options, require_files, resolve_root
 from .prepare import prepare_samples
 from .sample import ShapeSample
 
@@ -39,8 +39,9 @@ def faust_shape_numbers(split: Split, shapes: Sequence[int] | None = None) -> li
     return shapes
 
 
-def _split_of(n: int) -> str:
-    return "train" if n < 80 else "test"
+def _extra(info: dict, n: int) -> dict:
+    """``extra`` of FAUST shape ``n``: the prepared info, person, pose and split."""
+    return {**info, "person": n // 10, "pose": n % 10, "split": "train" if n < 80 else "test"}
 
 
 def read_vts(path: str | os.PathLike, num_verts: int) -> torch.Tensor:
@@ -119,9 +120,7 @@ class FAUST(ShapeDataset):
             expected="tr_reg_000.off .. tr_reg_099.off",
         )
         paths = [root / f"tr_reg_{n:03d}.off" for n in numbers]
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise DatasetError(f"FAUST: {len(missing)} file(s) missing, first {missing[0]}")
+        require_files(paths, dataset="FAUST")
         prepared = prepare_samples(paths, desc=f"FAUST {split}",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []
@@ -134,7 +133,7 @@ class FAUST(ShapeDataset):
             samples.append(
                 ShapeSample(
                     name=path.stem, operators=ps.operators, label=ident, corr=ident.clone(), path=str(path),
-                    extra={**ps.info, "person": n // 10, "pose": n % 10, "split": _split_of(n)},
+                    extra=_extra(ps.info, n),
                 )
             )
         super().__init__(
@@ -197,16 +196,14 @@ class FAUSTRemeshed(ShapeDataset):
         )
         paths = [root / "shapes" / f"tr_reg_{n:03d}.off" for n in numbers]
         vts = [root / "corres" / f"tr_reg_{n:03d}.vts" for n in numbers]
-        missing = [str(p) for p in paths + vts if not p.is_file()]
-        if missing:
-            raise DatasetError(f"FAUST_r: {len(missing)} file(s) missing, first {missing[0]}")
+        require_files(paths + vts, dataset="FAUST_r")
         prepared = prepare_samples(paths, desc=f"FAUST_r {split}",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
         samples = []
         for ps in prepared:
             n, path = numbers[ps.index], paths[ps.index]
             v = ps.operators.num_verts
-            extra = {**ps.info, "person": n // 10, "pose": n % 10, "split": _split_of(n)}
+            extra = _extra(ps.info, n)
             sym = vts[ps.index].with_suffix(".sym.vts")
             if sym.is_file():
                 extra["corr_sym"] = read_vts(sym, v)

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import ArgumentError, DatasetError, MeshFormatError
 from ..settings import OperatorSettings
-from .base import ShapeDataset, check_choice, prepare_options, resolve_root
+from .base import ShapeDataset, check_choice, prepare_options, require_files, resolve_root
 from .prepare import prepare_samples
 from .sample import ShapeSample
 
@@ -204,9 +204,7 @@ class HumanSegmentation(ShapeDataset):
         if not meshes:
             raise DatasetError(f"HumanSegmentation: no .obj file in {[str(root / s) for s in subs]}")
         segs = [root / "seg" / f"{p.stem}.eseg" for p, _ in meshes]
-        missing = [str(s) for s in segs if not s.is_file()]
-        if missing:
-            raise DatasetError(f"HumanSegmentation: {len(missing)} label file(s) missing, first {missing[0]}")
+        require_files(segs, what="label file", dataset="HumanSegmentation")
 
         prepared = prepare_samples([p for p, _ in meshes], desc=f"human_seg {split}",
                                    **prepare_options(settings, cache_dir, jobs, progress, normalize, dtype, skip_bad))
