@@ -11,12 +11,20 @@ field, so that no symmetry makes the spectrum degenerate) with about the request
 
 * ours: ``geodesic_nets.compute_operators`` (Laplacian and mass, k eigenpairs, frames,
   Levi-Civita connection, tangent gradient).
+* diffusionnet: DiffusionNet's own ``diffusion_net.geometry.compute_operators`` (mass, cotan
+  Laplacian, eigenpairs by ``eigsh`` shift-invert, frames and the gradient matrices; it has no
+  connection), imported from a checkout of https://github.com/nmwsharp/diffusion-net named by
+  ``--diffusion-net PATH`` (its ``src`` folder, or the repository) or the environment variable
+  ``DIFFUSION_NET_SRC``; it is not on PyPI and is never copied into this project. Skipped when
+  neither is given.
 * naive: the same quantities written the obvious way: libigl cotan Laplacian and mass,
   ``scipy.sparse.linalg.eigsh(L + eps I, k, M, sigma=eps)`` (as DiffusionNet does), then Python
   loops over vertices for frames and the least-squares gradient and over edges for the transport.
 
-Prints a table (median seconds over ``--repeats`` runs; one run at 1M vertices) and writes the
-rows as JSON with the versions of the libraries to ``benchmarks/results/precompute.json``.
+Prints a table and writes the rows as JSON with the versions of the libraries to
+``benchmarks/results/precompute.json``. Each process times ``--repeats`` runs (one at 1M
+vertices) and reports their median; the pipelines' processes alternate, ``--rounds`` times per
+size, and the table gives the median over rounds, with the ratio DiffusionNet / ours.
 """
 
 from __future__ import annotations
@@ -117,6 +125,29 @@ def naive_pipeline(verts: np.ndarray, faces: np.ndarray, k: int) -> dict:
     return timings
 
 
+def diffusionnet_src(path: str | None) -> Path | None:
+    """The folder to put on ``sys.path`` so that ``import diffusion_net`` finds the checkout."""
+    path = path or os.environ.get("DIFFUSION_NET_SRC")
+    if not path:
+        return None
+    p = Path(path).expanduser().resolve()
+    if (p / "src" / "diffusion_net").is_dir():
+        return p / "src"
+    if (p / "diffusion_net").is_dir():
+        return p
+    raise SystemExit(f"no diffusion_net package under {p} (give the repository or its src folder)")
+
+
+def diffusionnet_pipeline(surface, k: int, src: Path) -> dict:
+    sys.path.insert(0, str(src))
+    import torch
+    from diffusion_net.geometry import compute_operators
+
+    t0 = time.perf_counter()
+    compute_operators(torch.tensor(surface.verts), torch.tensor(surface.faces), k)
+    return {"all": time.perf_counter() - t0}
+
+
 def ours_pipeline(surface, k: int) -> dict:
     from geodesic_nets import compute_operators
 
@@ -130,6 +161,8 @@ def worker(args) -> None:
         t0 = time.perf_counter()
         if args.worker == "ours":
             stages = ours_pipeline(surface, args.k)
+        elif args.worker == "diffusionnet":
+            stages = diffusionnet_pipeline(surface, args.k, diffusionnet_src(args.diffusion_net))
         else:
             stages = naive_pipeline(surface.verts, surface.faces, args.k)
         runs.append((time.perf_counter() - t0, stages))
@@ -140,12 +173,25 @@ def worker(args) -> None:
                       "stages": stages, "peak_rss_mb": peak_mb, "repeats": args.repeats}))
 
 
-def run_one(pipeline: str, n: int, k: int, repeats: int) -> dict:
+def run_one(pipeline: str, n: int, k: int, repeats: int, dn: str | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", pipeline, "--n", str(n), "--k", str(k), "--repeats", str(repeats)]
+    if dn:
+        cmd += ["--diffusion-net", dn]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         return {"pipeline": pipeline, "verts": n, "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _median_run(runs: list[dict]) -> dict | None:
+    """The run with the median time (lower median), or the first failure."""
+    if not runs:
+        return None
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def main() -> None:
@@ -154,19 +200,29 @@ def main() -> None:
     p.add_argument("--k", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--naive-max", type=int, default=100000, help="largest size the naive pipeline runs on")
-    p.add_argument("--worker", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    p.add_argument("--rounds", type=int, default=2, help="alternations of the pipelines' processes per size")
+    p.add_argument("--diffusion-net", help="a checkout of nmwsharp/diffusion-net (default $DIFFUSION_NET_SRC)")
+    p.add_argument("--worker", choices=["ours", "naive", "diffusionnet"], help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         worker(args)
         return
 
+    dn = diffusionnet_src(args.diffusion_net)
     rows = []
     for n in args.sizes:
         reps = 1 if n >= 500000 else args.repeats
-        ours = run_one("ours", n, args.k, reps)
+        rounds: dict[str, list[dict]] = {"ours": [], "diffusionnet": []}
+        for _ in range(args.rounds if n < 500000 else 1):
+            rounds["ours"].append(run_one("ours", n, args.k, reps))
+            if dn is not None:
+                rounds["diffusionnet"].append(run_one("diffusionnet", n, args.k, reps, str(dn)))
         naive = run_one("naive", n, args.k, 1) if n <= args.naive_max else None
-        rows.append({"size": n, "ours": ours, "naive": naive})
+        row = {"size": n, "ours": _median_run(rounds["ours"]), "naive": naive,
+               "diffusionnet": _median_run(rounds["diffusionnet"]) if dn is not None else None,
+               "rounds": rounds}
+        rows.append(row)
         print(f"done {n}", file=sys.stderr, flush=True)
 
     stage_names = ["laplacian", "eigen", "frames", "connection", "gradient"]
@@ -175,15 +231,19 @@ def main() -> None:
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        for res in (r["ours"], r["naive"]):
+        for name in ("ours", "diffusionnet", "naive"):
+            res = r[name]
             if res is None:
-                print(f"{r['size']:>9} | {'naive':8} | {'skipped (--naive-max)':>30}")
+                print(f"{r['size']:>9} | {name[:8]:8} | skipped")
                 continue
             if "error" in res:
                 print(f"{res['verts']:>9} | {res['pipeline']:8} | failed: {res['error']}")
                 continue
             st = " | ".join(f"{res['stages'].get(s, float('nan')):7.2f}" for s in stage_names)
-            print(f"{res['verts']:>9} | {res['pipeline']:8} | {res['seconds']:8.2f} | {st} | {res['peak_rss_mb']:8.0f}")
+            print(f"{res['verts']:>9} | {res['pipeline'][:8]:8} | {res['seconds']:8.2f} | {st} | {res['peak_rss_mb']:8.0f}")
+        if r["diffusionnet"] and "seconds" in r["diffusionnet"] and "seconds" in r["ours"]:
+            ratio = r["diffusionnet"]["seconds"] / r["ours"]["seconds"]
+            print(f"{r['size']:>9} | DiffusionNet / ours: {ratio:.2f}x")
     import igl
     import scipy
 
@@ -195,6 +255,9 @@ def main() -> None:
         meta["geodesic_nets"] = geodesic_nets.__version__
     except ImportError:  # pragma: no cover
         pass
+    if dn is not None:
+        head = subprocess.run(["git", "-C", str(dn), "rev-parse", "HEAD"], capture_output=True, text=True)
+        meta["diffusion_net_commit"] = head.stdout.strip() or None
     out = HERE / "results" / "precompute.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
