@@ -163,6 +163,36 @@ def test_dataset_validates_arguments():
         ShapeDataset([object()], name="x", task="classification", settings=SETTINGS)
 
 
+def test_dataset_transform_applies_on_read_and_composes():
+    import dataclasses
+
+    from torch.utils.data import DataLoader
+
+    ds = _dataset(4)
+    calls = []
+
+    def flip(sample):
+        calls.append(sample.name)
+        return dataclasses.replace(sample, label=1 - sample.label)
+
+    def rename(sample):
+        return dataclasses.replace(sample, name=sample.name + "!")
+
+    flipped = ds.with_transform(flip)
+    assert [int(s.label) for s in flipped] == [1 - int(s.label) for s in ds]  # the original is untouched
+    assert [s.name for s in ds] == ["s0", "s1", "s2", "s3"]
+    both = flipped.with_transform(rename)
+    assert both[2].name == "s2!" and int(both[2].label) == 1 - int(ds[2].label)
+    assert [s.name for s in both.subset([1])] == ["s1!"]  # subsets keep the transform
+    loaded = [b for b in DataLoader(flipped, batch_size=2, collate_fn=lambda items: items)]
+    assert sum(len(b) for b in loaded) == 4 and len(calls) >= 8
+    assert ds.with_transform(None).transform is None
+    with pytest.raises(TypeError, match="ShapeSample"):
+        ds.with_transform(lambda s: 3)[0]
+    with pytest.raises(ValueError, match="callable"):
+        ds.with_transform("flip")
+
+
 # ---------------------------------------------------------------------------- splits
 def test_per_class_split_is_seeded_partition_and_independent_of_other_classes():
     classes = ["a"] * 20 + ["b"] * 20 + ["c"] * 7

@@ -41,6 +41,10 @@ class ShapeDataset(Dataset):
     params : dict, optional
         JSON-able options the dataset was built with (root, split, seed, ...), reported by
         :meth:`describe`.
+    transform : callable ``(ShapeSample) -> ShapeSample``, optional
+        Applied to a sample each time it is read (``dataset[i]``, iteration, a DataLoader), for
+        augmentation; the stored samples are never changed. :meth:`with_transform` adds one to
+        an existing dataset.
 
     Notes
     -----
@@ -58,8 +62,11 @@ class ShapeDataset(Dataset):
         num_classes: int | None = None,
         class_names: Sequence[str] | None = None,
         params: dict[str, Any] | None = None,
+        transform: Callable[[ShapeSample], ShapeSample] | None = None,
     ) -> None:
         check_choice("task", task, TaskName)
+        if transform is not None and not callable(transform):
+            raise ArgumentError(f"transform must be callable or None, got {type(transform).__name__}")
         if not isinstance(settings, OperatorSettings):
             raise ArgumentError(f"settings must be an OperatorSettings, got {type(settings).__name__}")
         samples = list(samples)
@@ -79,16 +86,35 @@ class ShapeDataset(Dataset):
         self.class_names = class_names
         self.params = dict(params or {})
         self.samples = samples
+        self.transform = transform
 
     # ------------------------------------------------------------------ list protocol
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> ShapeSample:
-        return self.samples[index]
+        sample = self.samples[index]
+        if self.transform is None:
+            return sample
+        out = self.transform(sample)
+        if not isinstance(out, ShapeSample):
+            raise ArgumentError(f"the dataset's transform returned a {type(out).__name__}, expected a ShapeSample")
+        return out
 
     def __iter__(self):
-        return iter(self.samples)
+        return (self[i] for i in range(len(self.samples)))
+
+    def with_transform(self, transform: Callable[[ShapeSample], ShapeSample] | None) -> "ShapeDataset":
+        """The same samples read through ``transform`` (after the existing one, if any); None removes both."""
+        if transform is not None and not callable(transform):
+            raise ArgumentError(f"transform must be callable or None, got {type(transform).__name__}")
+        out = copy.copy(self)
+        first = self.transform
+        if transform is None or first is None:
+            out.transform = transform
+        else:
+            out.transform = lambda sample: transform(first(sample))
+        return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, task={self.task!r}, {len(self)} samples)"
