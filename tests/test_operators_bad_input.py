@@ -134,3 +134,17 @@ def test_heat_method_on_unusable_scales_says_why_before_geometry_central(case, m
     # a large offset and a moderate scale still work
     for ok in (s.verts + 1e6, s.verts * 1e-60):
         assert np.isfinite(HeatGeodesicSolver(ok, s.faces).distance(0)).all()
+
+
+def test_extreme_scale_spread_is_warned_about(caplog):
+    s = primitives.torus(16, 8)
+    v = s.verts.copy()
+    v[: len(v) // 2] *= 1e15
+    v[len(v) // 2:] *= 1e-15
+    with caplog.at_level("WARNING", logger="geodesic_nets.operators"):
+        compute_operators(Surface(v, s.faces, name="mixed"), k_eig=8)
+    assert any("mixed's edge lengths span" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geodesic_nets.operators"):
+        compute_operators(s, k_eig=8)
+    assert not any("edge lengths" in r.getMessage() for r in caplog.records)

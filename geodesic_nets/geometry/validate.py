@@ -48,6 +48,39 @@ def check_point_cloud(verts: np.ndarray, *, what: str = "point cloud") -> np.nda
     return v
 
 
+#: Ratio of the longest to the shortest nonzero edge beyond which float64 operators lose their meaning.
+EDGE_SPREAD_WARN = 1e12
+
+
+def scale_problem(verts: np.ndarray, faces: np.ndarray | None, *, what: str = "mesh") -> str | None:
+    """A sentence saying why the scales of a mesh make its operators unreliable, or None.
+
+    Flags edge lengths spread over more than :data:`EDGE_SPREAD_WARN` (e.g. parts of one mesh
+    scaled by 1e30 and 1e-30), or a mean edge length outside :data:`SCALE_RANGE`: the Laplacian's
+    entries then span more than float64 can resolve, its small eigenvalues are noise, and the
+    solvers may fall back to slow paths. Point clouds (``faces`` None) are not checked here.
+    """
+    if faces is None or len(faces) == 0:
+        return None
+    v = np.asarray(verts, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lengths = np.linalg.norm(v[f] - v[np.roll(f, -1, axis=1)], axis=2).ravel()
+    lengths = lengths[np.isfinite(lengths) & (lengths > 0)]
+    if lengths.size == 0:
+        return None
+    shortest, longest = float(lengths.min()), float(lengths.max())
+    if longest > EDGE_SPREAD_WARN * shortest:
+        return (f"the {what}'s edge lengths span {shortest:.1e} to {longest:.1e}: its operators are not meaningful "
+                "in float64 and may take slow fallback paths; rescale or repair it (geodesic_nets.io.normalize)")
+    lo, hi = SCALE_RANGE
+    mean = float(lengths.mean())
+    if not lo <= mean <= hi:
+        return (f"the {what} has mean edge length {mean:.1e}, outside [{lo:.0e}, {hi:.0e}]; rescale it "
+                "(geodesic_nets.io.normalize)")
+    return None
+
+
 def check_mesh_scale(verts: np.ndarray, faces: np.ndarray, *, what: str = "mesh") -> float:
     """The mean edge length of a mesh, or a :class:`GeometryError` when no solver can use it.
 

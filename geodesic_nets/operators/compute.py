@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from ..errors import ArgumentError, GeometryError
+from ..geometry.validate import scale_problem
 from ..settings import OperatorSettings
 from ..surface import Surface
 from .bundle import SurfaceOperators
@@ -56,6 +57,9 @@ def _run_stages(surface: Surface, settings: OperatorSettings) -> SurfaceOperator
         raise GeometryError(f"{surface.name or 'surface'}: cannot compute operators of an empty surface")
     if surface.faces is not None and surface.num_faces == 0:
         raise GeometryError(f"{surface.name or 'surface'}: mesh has vertices but no faces; load it as a point cloud")
+    problem = scale_problem(surface.verts, surface.faces, what=surface.name or "mesh")
+    if problem:
+        log.warning("%s", problem)
     done: dict[str, Any] = {}
     timings: dict[str, float] = {}
     for stage in STAGES:
