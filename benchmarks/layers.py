@@ -8,6 +8,12 @@ same sizes and repeats, then prints the published reference figures the issue co
 of width 16, forward + backward).
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/layers.py [--sizes 5000 20000 100000] [--repeats 3]
+        [--device cpu|cuda] [--out DIR]
+
+``--device cuda`` runs all three on the GPU (networks, PyG's included, inputs and operators; see
+each script). ``--out DIR`` makes each write its JSON (rows, device name, command) to
+``DIR/layers_diffusion.json``, ``DIR/layers_gauge.json`` and ``DIR/layers_patch.json``. Without
+them the run and its output are as before.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["5000", "20000", "100000"])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N, passed to each benchmark")
+    ap.add_argument("--out", default=None, metavar="DIR", help="directory for each benchmark's JSON")
     args = ap.parse_args()
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -39,6 +47,10 @@ def main() -> None:
         ("gauge", ["layers_gauge.py", "--sizes", *args.sizes]),
         ("patch", ["layers_patch.py", "--sizes", *args.sizes]),
     ]
+    if args.device != "cpu":
+        runs = [(name, [*cmd, "--device", args.device]) for name, cmd in runs]
+    if args.out:
+        runs = [(name, [*cmd, "--out", str(Path(args.out) / f"layers_{name}.json")]) for name, cmd in runs]
     failed = []
     for name, cmd in runs:
         print(f"\n===== {name}: {' '.join(cmd)} --repeats {args.repeats}", flush=True)

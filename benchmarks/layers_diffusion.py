@@ -4,7 +4,7 @@ Usage (one thread, as everywhere on the shared 2-core machines)::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/layers_diffusion.py \
         [--sizes 5000 20000 100000] [--batch 8x5000] [--repeats 5] [--diffusion spectral] \
-        [--impls ours reference]
+        [--impls ours reference] [--device cpu|cuda] [--out results.json]
 
 Meshes are bumpy tori of about the requested vertex count (``benchmarks/precompute.py``); their
 operators are computed once and kept in an operator cache (``--cache``, default a temporary
@@ -19,6 +19,12 @@ ru_maxrss over its level before that call, i.e. the activations and the autograd
 as one tiled autograd function each (``geodesic_nets/nn/diffusion/block.py``). ``reference`` is the
 same network written the straightforward way (see ``_reference_model``), run under the same
 conditions for a like-for-like ratio on a shared machine.
+
+``--device cuda`` puts both networks, the inputs and the operators on the GPU, synchronizes
+before and after every timed call, and adds "GPU peak MB" (``torch.cuda.max_memory_allocated``
+during the memory case, reset at its start: the resident batch and model plus the forward +
+backward) next to the RSS growth. ``--out FILE`` also writes the rows, the device name and the
+command as JSON. Without either option the run and its printed table are as before.
 """
 
 from __future__ import annotations
@@ -100,7 +106,35 @@ def _reference_model(in_channels: int, out_channels: int, width: int = 128, n_bl
     return Net()
 
 
-def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str]):
+def _sync(device: str) -> None:
+    if device != "cpu":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def check_device(ap: argparse.ArgumentParser, device: str) -> None:
+    """Exit with a usage error unless ``device`` is ``cpu``, or ``cuda``/``cuda:N`` with CUDA available."""
+    if device == "cpu":
+        return
+    if device != "cuda" and not (device.startswith("cuda:") and device[5:].isdigit()):
+        ap.error(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        ap.error(f"--device {device}: torch.cuda.is_available() is False")
+
+
+def device_name(device: str) -> str:
+    """``torch.cuda.get_device_name()`` for a CUDA device, else ``"cpu"``."""
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device))
+
+
+def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str], device: str = "cpu"):
     import torch
 
     from geodesic_nets import compute_operators
@@ -119,6 +153,10 @@ def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str]):
             models[impl] = DiffusionNet(16, 8, width=128, n_blocks=4, diffusion=diffusion, dropout=0.5)
         else:
             models[impl] = _reference_model(16, 8)
+    if device != "cpu":
+        batch, x = batch.to(device), x.to(device)
+        models = {impl: m.to(device) for impl, m in models.items()}
+        _sync(device)
     return batch, x, models
 
 
@@ -138,17 +176,27 @@ def _runners(model, x, batch):
     return {"fwd": fwd, "fwd_bwd": fwd_bwd}
 
 
-def _child_memory(spec: str, cache: str, diffusion: str, k_eig: int, impl: str) -> dict:
-    """Peak resident memory of one forward + backward (fresh process, one implementation)."""
-    batch, x, models = _setup(spec, cache, diffusion, k_eig, [impl])
+def _child_memory(spec: str, cache: str, diffusion: str, k_eig: int, impl: str, device: str = "cpu") -> dict:
+    """Peak resident memory of one forward + backward (fresh process, one implementation); on a GPU
+    also the peak allocated GPU memory (reset after the set-up, so resident batch + model + the call)."""
+    batch, x, models = _setup(spec, cache, diffusion, k_eig, [impl], device)
+    if device != "cpu":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MB (Linux: kB)
     _runners(models[impl], x, batch)["fwd_bwd"]()
-    return {"spec": spec, "impl": impl, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 - base}
+    _sync(device)
+    out = {"spec": spec, "impl": impl, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 - base}
+    if device != "cpu":
+        out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
 
 
-def _child_time(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impls: list[str]) -> list[dict]:
+def _child_time(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impls: list[str],
+                device: str = "cpu") -> list[dict]:
     """Medians of interleaved runs (ours, reference, ours, ...): load on a shared machine hits both."""
-    batch, x, models = _setup(spec, cache, diffusion, k_eig, impls)
+    batch, x, models = _setup(spec, cache, diffusion, k_eig, impls, device)
     runs = {impl: _runners(m, x, batch) for impl, m in models.items()}
     times: dict[tuple[str, str], list[float]] = {}
     for name in ("fwd_bwd", "fwd"):
@@ -156,8 +204,10 @@ def _child_time(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int,
             runs[impl][name]()  # warm-up
         for _ in range(repeats):
             for impl in impls:
+                _sync(device)
                 t0 = time.perf_counter()
                 runs[impl][name]()
+                _sync(device)
                 times.setdefault((impl, name), []).append(time.perf_counter() - t0)
     return [
         {"spec": spec, "V": batch.total_verts, "impl": impl,
@@ -175,39 +225,76 @@ def main() -> None:
     ap.add_argument("--k-eig", type=int, default=128)
     ap.add_argument("--cache", default=None)
     ap.add_argument("--impls", nargs="*", default=["ours", "reference"], choices=["ours", "reference"])
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N: model, inputs and operators")
+    ap.add_argument("--out", default=None, help="also write the rows, device name and command as JSON here")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--impl", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     cache = args.cache or os.path.join(tempfile.gettempdir(), "geodesic_nets_bench_cache")
+    check_device(ap, args.device)
     if args.child:
         if args.impl:
-            print(json.dumps(_child_memory(args.child, cache, args.diffusion, args.k_eig, args.impl)))
+            print(json.dumps(_child_memory(args.child, cache, args.diffusion, args.k_eig, args.impl, args.device)))
         else:
-            print(json.dumps(_child_time(args.child, cache, args.repeats, args.diffusion, args.k_eig, args.impls)))
+            print(json.dumps(_child_time(args.child, cache, args.repeats, args.diffusion, args.k_eig, args.impls,
+                                         args.device)))
         return
 
     from geodesic_nets import compute_operators
 
+    gpu = args.device != "cpu"
+    where = f"{args.device} ({device_name(args.device)})" if gpu else "1 thread"
+    header = (f"DiffusionNet width 128 x 4 blocks, k_eig {args.k_eig}, {args.diffusion}, float32, {where}, "
+              f"median of {args.repeats}")
     rows = []
     for spec in [*args.sizes, *args.batch]:
         for s in _surfaces(spec):  # fill the cache outside the timed subprocess
             compute_operators(s, k_eig=args.k_eig, cache=cache)
         common = ["--diffusion", args.diffusion, "--k-eig", str(args.k_eig), "--cache", cache]
+        if args.device != "cpu":
+            common += ["--device", args.device]
         mem = {}
         for impl in args.impls:
             cmd = [sys.executable, __file__, "--child", spec, "--impl", impl, *common]
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            mem[impl] = json.loads(res.stdout.strip().splitlines()[-1])["peak_mb"]
+            mem[impl] = json.loads(res.stdout.strip().splitlines()[-1])
         cmd = [sys.executable, __file__, "--child", spec, "--repeats", str(args.repeats), "--impls", *args.impls, *common]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True)
         for r in json.loads(res.stdout.strip().splitlines()[-1]):
-            rows.append({**r, "peak_mb": mem[r["impl"]]})
+            m = mem[r["impl"]]
+            rows.append({**r, "peak_mb": m["peak_mb"], **({"gpu_peak_mb": m["gpu_peak_mb"]} if "gpu_peak_mb" in m else {})})
+        if args.out:  # after every case, so that a run cut short keeps what it measured
+            write_json(args.out, "layers_diffusion", args.device, header, vars(args), rows)
         print(f"done {spec}", file=sys.stderr)
-    print(f"DiffusionNet width 128 x 4 blocks, k_eig {args.k_eig}, {args.diffusion}, float32, 1 thread, "
-          f"median of {args.repeats}")
-    print(f"{'mesh':>10} {'V':>8} {'impl':>10} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}")
+    print(header)
+    print(f"{'mesh':>10} {'V':>8} {'impl':>10} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}"
+          + (f" {'GPU peak MB':>12}" if gpu else ""))
     for r in rows:
-        print(f"{r['spec']:>10} {r['V']:>8} {r['impl']:>10} {r['fwd']:>8.3f} {r['fwd_bwd']:>10.3f} {r['peak_mb']:>9.0f}")
+        print(f"{r['spec']:>10} {r['V']:>8} {r['impl']:>10} {r['fwd']:>8.3f} {r['fwd_bwd']:>10.3f} {r['peak_mb']:>9.0f}"
+              + (f" {r['gpu_peak_mb']:>12.0f}" if gpu else ""))
+
+
+def write_json(path: str, benchmark: str, device: str, header: str, args: dict, rows: list[dict]) -> None:
+    """The rows of a layer benchmark with the device name, versions and command, as JSON at ``path``."""
+    import platform
+
+    import torch
+
+    record = {
+        "benchmark": benchmark,
+        "device": device,
+        "device_name": device_name(device),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "host": platform.node(),
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "args": {k: v for k, v in args.items() if k not in ("child", "impl", "case")},
+        "header": header,
+        "rows": rows,
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(record, indent=2, default=str))
 
 
 if __name__ == "__main__":

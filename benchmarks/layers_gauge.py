@@ -10,7 +10,13 @@ inputs, hidden type orders 0..2 with 16 multiplicities each (80 channels), regul
 Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/layers_gauge.py [--layers 4] [--repeats 5]
-        [--sizes 5000 20000 100000] [--batch 8x5000]
+        [--sizes 5000 20000 100000] [--batch 8x5000] [--device cpu|cuda] [--out results.json]
+
+``--device cuda`` puts the network, the inputs and the batch's operators on the GPU, synchronizes
+before and after every timed call (the "cpu" time is then the host's, waiting included) and adds
+"GPU peak [MB]" (``torch.cuda.max_memory_allocated`` over the case, reset after its set-up: the
+resident batch and network plus the runs). ``--out FILE`` also writes the rows, the device name
+and the command as JSON. Without either option the run and its printed table are as before.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ def _torus_for(n_verts: int):
     return primitives.torus(n_major, n_minor)
 
 
-def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: str) -> dict:
+def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: str, device: str = "cpu") -> dict:
     import torch
+
+    from layers_diffusion import _sync
 
     from geodesic_nets import compute_operators
     from geodesic_nets.batch import MeshBatch
@@ -51,21 +59,31 @@ def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: 
     net = GaugeEquivariantNet(
         FieldType.scalars(16), FieldType.regular(2, 16), 8, n_layers=layers, outputs="vertices", nonlinearity=nonlinearity
     )
+    gpu = device != "cpu"
+    if gpu:
+        batch, x, net = batch.to(device), x.to(device), net.to(device)
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fwd, fb, fwd_cpu, fb_cpu = [], [], [], []
     for _ in range(repeats):
+        _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
         with torch.no_grad():
             net(x, batch)
+        _sync(device)
         fwd.append(time.perf_counter() - t0)
         fwd_cpu.append(time.process_time() - c0)
     for _ in range(repeats):
         net.zero_grad(set_to_none=True)
+        _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
         net(x, batch).square().mean().backward()
+        _sync(device)
         fb.append(time.perf_counter() - t0)
         fb_cpu.append(time.process_time() - c0)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    extra = {"gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20} if gpu else {}
     return dict(
         V=batch.total_verts,
         E=int(batch.edge_src.shape[0]),
@@ -75,6 +93,7 @@ def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: 
         fwd_cpu=statistics.median(fwd_cpu),
         fwd_bwd_cpu=statistics.median(fb_cpu),
         peak_mb=(rss1 - rss0) / 1024.0,
+        **extra,
     )
 
 
@@ -85,25 +104,40 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="*", default=[5000, 20000, 100000])
     p.add_argument("--batch", default="8x5000", help="BxV: a batch of B meshes of V vertices ('' to skip)")
     p.add_argument("--nonlinearity", choices=["regular", "norm"], default="regular")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N: network, inputs and operators")
+    p.add_argument("--out", default=None, help="also write the rows, device name and command as JSON here")
     p.add_argument("--case", help=argparse.SUPPRESS)
     a = p.parse_args()
+    from layers_diffusion import check_device, device_name, write_json
+
+    check_device(p, a.device)
     if a.case:
         b, v = (int(t) for t in a.case.split("x"))
-        print(json.dumps(_case(b, v, a.layers, a.repeats, a.nonlinearity)))
+        print(json.dumps(_case(b, v, a.layers, a.repeats, a.nonlinearity, a.device)))
         return
     cases = [(1, v) for v in a.sizes]
     if a.batch:
         b, v = (int(t) for t in a.batch.split("x"))
         cases.append((b, v))
-    print(f"GaugeEquivariantNet, {a.layers} layers, types 16x(0,1,2) = 80 channels, {a.nonlinearity} nonlinearity, float32, 1 thread")
-    print(f"{'meshes x V':>12} {'V total':>9} {'E':>9} {'fwd wall/cpu [s]':>17} {'fwd+bwd wall/cpu [s]':>21} {'peak [MB]':>10}")
+    gpu = a.device != "cpu"
+    where = f"{a.device} ({device_name(a.device)})" if gpu else "1 thread"
+    header = (f"GaugeEquivariantNet, {a.layers} layers, types 16x(0,1,2) = 80 channels, {a.nonlinearity} nonlinearity, "
+              f"float32, {where}")
+    print(header)
+    print(f"{'meshes x V':>12} {'V total':>9} {'E':>9} {'fwd wall/cpu [s]':>17} {'fwd+bwd wall/cpu [s]':>21} {'peak [MB]':>10}"
+          + (f" {'GPU peak [MB]':>14}" if gpu else ""))
+    rows = []
     for b, v in cases:
         cmd = [sys.executable, __file__, "--case", f"{b}x{v}", "--layers", str(a.layers), "--repeats", str(a.repeats),
-               "--nonlinearity", a.nonlinearity]
+               "--nonlinearity", a.nonlinearity, *(["--device", a.device] if gpu else [])]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        rows.append({"case": f"{b}x{v}", **r})
         fwd = f"{r['fwd']:.3f} / {r['fwd_cpu']:.3f}"
         fb = f"{r['fwd_bwd']:.3f} / {r['fwd_bwd_cpu']:.3f}"
-        print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {fwd:>17} {fb:>21} {r['peak_mb']:>10.0f}", flush=True)
+        print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {fwd:>17} {fb:>21} {r['peak_mb']:>10.0f}"
+              + (f" {r['gpu_peak_mb']:>14.0f}" if gpu else ""), flush=True)
+        if a.out:  # after every case, so that a run cut short keeps what it measured
+            write_json(a.out, "layers_gauge", a.device, header, vars(a), rows)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,14 @@ compiled ``pyg-lib``/``torch_spline_conv``; without them its row says so); other
 are skipped.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/layers_patch.py [--sizes 5000 20000 100000] [--repeats 5]
+        [--batch 8] [--models monet gcnn ...] [--device cpu|cuda] [--out results.json]
+
+``--device cuda`` puts every network (PyG's included), the inputs and the batch's patch operators on
+the GPU, synchronizes before and after every timed call and adds "GPU peak MiB"
+(``torch.cuda.max_memory_allocated`` over the timed runs, reset after the warm-up: the resident
+batch and network plus the runs). ``--out FILE`` also writes the rows, the device name and the
+command as JSON; ``--batch 0`` leaves out the batched configuration. Without these options the
+run and its printed table are as before.
 
 Results of ``--repeats 3`` on the 2-core development machine, shared with other jobs (load ~2-5,
 so timings are noisy to +-50 %; torch 2.13 CPU, torch_geometric 2.8.1):
@@ -95,7 +103,7 @@ class _PygNet(torch.nn.Module):
         pg = PatchGather.from_batch(batch)
         keep = pg.quadrature > 0
         src = pg.index[keep]
-        dst = torch.arange(pg.num_verts)[:, None].expand_as(pg.index)[keep]
+        dst = torch.arange(pg.num_verts, device=pg.index.device)[:, None].expand_as(pg.index)[keep]
         edge_index = torch.stack([src, dst])  # (2, P) neighbour -> centre
         pseudo = torch.stack([pg.rho[keep], pg.theta[keep]], 1)  # (P, 2)
         if self.kind == "spline":  # SplineConv wants pseudo-coordinates in [0, 1]
@@ -108,7 +116,9 @@ class _PygNet(torch.nn.Module):
         return self.lin_out(h)
 
 
-def _one(model_name: str, sizes: list[int], repeats: int) -> dict:
+def _one(model_name: str, sizes: list[int], repeats: int, device: str = "cpu") -> dict:
+    from layers_diffusion import _sync
+
     torch.set_num_threads(1)
     torch.manual_seed(0)
     spectral = model_name == "acnn_spectral"
@@ -124,20 +134,30 @@ def _one(model_name: str, sizes: list[int], repeats: int) -> dict:
         net = PatchNet("acnn", IN, OUT, width=WIDTH, n_layers=LAYERS, layer_kwargs={"spectral": ANISO})
     else:
         net = PatchNet(model_name, IN, OUT, width=WIDTH, n_layers=LAYERS)
+    gpu = device != "cpu"
+    if gpu:
+        batch, x, net = batch.to(device), x.to(device), net.to(device)
     fwd, fb = [], []
     with torch.no_grad():
         net(x, batch)  # warm-up
+    if gpu:
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats()
     base = _rss_bytes()
     for _ in range(repeats):
+        _sync(device)
         t0 = time.perf_counter()
         with torch.no_grad():
             net(x, batch)
+        _sync(device)
         fwd.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         net(x, batch).square().mean().backward()
+        _sync(device)
         fb.append(time.perf_counter() - t0)
         net.zero_grad(set_to_none=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    extra = {"gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20} if gpu else {}
     return dict(
         V=batch.total_verts,
         P=len(batch.patch_center),
@@ -145,20 +165,26 @@ def _one(model_name: str, sizes: list[int], repeats: int) -> dict:
         fwd_bwd_ms=1e3 * statistics.median(fb),
         peak_mib=max(peak - base, 0) / 2**20,
         kernel_s=kernel_s,
+        **extra,
     )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000, 100000])
-    ap.add_argument("--batch", type=int, default=8, help="members of the batched configuration (each 5k)")
+    ap.add_argument("--batch", type=int, default=8, help="members of the batched configuration (each 5k; 0: none)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--models", nargs="+", help="subset of the rows (default all available)")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N: networks, inputs and operators")
+    ap.add_argument("--out", default=None, help="also write the rows, device name and command as JSON here")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    from layers_diffusion import check_device, device_name, write_json
+
+    check_device(ap, args.device)
     if args.child:
         model, sizes = args.child
-        print(json.dumps(_one(model, [int(s) for s in sizes.split(",")], args.repeats)))
+        print(json.dumps(_one(model, [int(s) for s in sizes.split(",")], args.repeats, args.device)))
         return
     try:
         import torch_geometric  # noqa: F401
@@ -169,23 +195,35 @@ def main() -> None:
         print("torch_geometric not importable: skipping the GMMConv comparison")
     if args.models:
         models = [m for m in args.models if m in models]
-    configs = [(f"{n / 1000:g}k", [n]) for n in args.sizes] + [(f"{args.batch}x5k", [5000] * args.batch)]
-    print(f"PatchNet width={WIDTH} layers={LAYERS} in={IN} out={OUT} patch_size={PATCH}, float32, 1 thread, "
-          f"median of {args.repeats}; peak = max RSS during the runs minus RSS before them; "
-          f"kernels s = precomputing the spectral ACNN kernels ({ANISO}), once per mesh, cached")
+    configs = [(f"{n / 1000:g}k", [n]) for n in args.sizes]
+    if args.batch > 0:
+        configs.append((f"{args.batch}x5k", [5000] * args.batch))
+    gpu = args.device != "cpu"
+    where = f"{args.device} ({device_name(args.device)})" if gpu else "1 thread"
+    header = (f"PatchNet width={WIDTH} layers={LAYERS} in={IN} out={OUT} patch_size={PATCH}, float32, {where}, "
+              f"median of {args.repeats}; peak = max RSS during the runs minus RSS before them; "
+              f"kernels s = precomputing the spectral ACNN kernels ({ANISO}), once per mesh, cached")
+    print(header)
     print(f"{'model':14s} {'config':7s} {'V':>8s} {'P':>9s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'peak MiB':>9s} "
-          f"{'kernels s':>9s}")
+          f"{'kernels s':>9s}" + (f" {'GPU peak MiB':>12s}" if gpu else ""))
+    rows = []
     for name, sizes in configs:
         for model in models:
-            cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--child", model, ",".join(map(str, sizes))]
+            cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--child", model, ",".join(map(str, sizes)),
+                   *(["--device", args.device] if gpu else [])]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
-                print(f"{model:14s} {name:7s} failed: {res.stderr.strip().splitlines()[-1:]}")
-                continue
-            r = json.loads(res.stdout.strip().splitlines()[-1])
-            kern = f"{r['kernel_s']:9.1f}" if model == "acnn_spectral" else f"{'-':>9s}"
-            print(f"{model:14s} {name:7s} {r['V']:8d} {r['P']:9d} {r['fwd_ms']:9.1f} {r['fwd_bwd_ms']:11.1f} "
-                  f"{r['peak_mib']:9.1f} {kern}", flush=True)
+                err = res.stderr.strip().splitlines()[-1:]
+                print(f"{model:14s} {name:7s} failed: {err}")
+                rows.append({"model": model, "config": name, "error": err[0] if err else f"exit {res.returncode}"})
+            else:
+                r = json.loads(res.stdout.strip().splitlines()[-1])
+                rows.append({"model": model, "config": name, **r})
+                kern = f"{r['kernel_s']:9.1f}" if model == "acnn_spectral" else f"{'-':>9s}"
+                print(f"{model:14s} {name:7s} {r['V']:8d} {r['P']:9d} {r['fwd_ms']:9.1f} {r['fwd_bwd_ms']:11.1f} "
+                      f"{r['peak_mib']:9.1f} {kern}" + (f" {r['gpu_peak_mib']:12.1f}" if gpu else ""), flush=True)
+            if args.out:  # after every row, so that a run cut short keeps what it measured
+                write_json(args.out, "layers_patch", args.device, header, vars(args), rows)
 
 
 if __name__ == "__main__":
