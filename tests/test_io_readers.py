@@ -274,8 +274,20 @@ def test_npy_checks(tmp_path):
     with pytest.raises(MeshFormatError, match=r"shape \(V, 3\), got \(4, 2\)"):
         load(tmp_path / "a.npy")
     np.save(tmp_path / "b.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(MeshFormatError, match="cannot read the .npy"):
+    with pytest.raises(MeshFormatError, match="holds Python objects"):
         load(tmp_path / "b.npy")
+    good = (tmp_path / "c.npy")
+    np.save(good, np.arange(12.0).reshape(4, 3))
+    data = good.read_bytes()
+    for name, blob, says in [
+        ("trunc.npy", data[:-8], "needs 96 bytes of data but the file holds 88"),
+        ("header.npy", data[:40], "header claims"),
+        ("magic.npy", b"NUMPY" + data[6:], "magic"),
+        ("dict.npy", data[:10] + b"{garbage" + data[18:], "not a Python dictionary"),
+    ]:
+        (tmp_path / name).write_bytes(blob)
+        with pytest.raises(MeshFormatError, match=says):
+            load(tmp_path / name)
     np.save(tmp_path / "c.npy", np.arange(12).reshape(4, 3))
     assert load(tmp_path / "c.npy").verts.dtype == np.float64
 
@@ -298,10 +310,44 @@ def test_missing_empty_directory_and_unknown(tmp_path):
         load(_write(tmp_path, "novert.off", "OFF\n0 0 0\n"))
 
 
-def test_corrupt_glb_is_a_format_error(tmp_path):
-    with pytest.raises(MeshFormatError, match="glTF") as exc:
+def _glb(json_text: bytes, *, total: int | None = None) -> bytes:
+    import struct
+
+    body = json_text + b" " * (-len(json_text) % 4)
+    chunk = struct.pack("<II", len(body), 0x4E4F534A) + body
+    size = 12 + len(chunk) if total is None else total
+    return b"glTF" + struct.pack("<II", 2, size) + chunk
+
+
+def test_corrupt_glb_is_a_format_error_in_our_words(tmp_path):
+    with pytest.raises(MeshFormatError, match="header gives a length of 1651663207 bytes but the file has 45"):
         load(_write(tmp_path, "bad.glb", b"glTF\x02\x00\x00\x00garbage" * 3))
-    assert exc.value.__cause__ is not None  # trimesh's exception is chained
+    with pytest.raises(MeshFormatError, match="magic"):
+        load(_write(tmp_path, "magic.glb", b"GLTF" + b"\x00" * 20))
+    with pytest.raises(MeshFormatError, match="truncated or padded"):
+        load(_write(tmp_path, "short.glb", _glb(b'{"asset": {"version": "2.0"}}', total=999)))
+    with pytest.raises(MeshFormatError, match="JSON is malformed at character"):
+        load(_write(tmp_path, "json.glb", _glb(b'{"asset": {"version": "2.0"}} trailing')))
+    with pytest.raises(MeshFormatError, match="not a glTF document"):
+        load(_write(tmp_path, "noasset.glb", _glb(b'[1, 2]')))
+
+
+def test_sound_glb_whose_scene_fails_chains_the_library_error(tmp_path):
+    doc = b'{"asset": {"version": "2.0"}, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],' \
+          b' "meshes": [{"primitives": [{"attributes": {"POSITION": 5}}]}]}'
+    with pytest.raises(MeshFormatError, match="scene cannot be built") as exc:
+        load(_write(tmp_path, "scene.glb", _glb(doc)))
+    assert exc.value.__cause__ is not None
+
+
+def test_binary_ply_negative_list_length_is_named(tmp_path):
+    import struct
+
+    header = (b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+              b"property float z\nelement face 1\nproperty list char int vertex_indices\nend_header\n")
+    body = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0) + struct.pack("<b3i", -3, 0, 1, 2)
+    with pytest.raises(MeshFormatError, match="face record 0: negative vertex_indices list length -3"):
+        load(_write(tmp_path, "neg.ply", header + body))
 
 
 def test_every_error_is_a_geodesic_nets_error():

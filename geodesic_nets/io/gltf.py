@@ -7,11 +7,62 @@ import logging
 import numpy as np
 
 from ..errors import MeshFormatError, UnsupportedFormatError
-from ._files import PathLike, check_path
+from ._files import PathLike, check_path, read_bytes
 
 __all__ = ["read_gltf"]
 
 logger = logging.getLogger(__name__)
+
+
+_GLB_JSON, _GLB_BIN = 0x4E4F534A, 0x004E4942
+
+
+def _json_problem(text: bytes) -> str | None:
+    import json
+
+    try:
+        doc = json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "its JSON is not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return f"its JSON is malformed at character {exc.pos} ({exc.msg})"
+    if not isinstance(doc, dict) or "asset" not in doc:
+        return "its JSON is not a glTF document (no 'asset' object)"
+    return None
+
+
+def _container_problem(data: bytes, *, binary: bool) -> str | None:
+    """What is wrong with a ``.glb`` container or a ``.gltf`` JSON document, or None.
+
+    GLB: the 12-byte header (magic ``glTF``, version 2, total length equal to the file size), then
+    chunks of (length, type, data) whose lengths fit the file, the first one JSON.
+    """
+    if not binary:
+        return _json_problem(data)
+    if len(data) < 12 or data[:4] != b"glTF":
+        return "it does not start with the binary glTF magic 'glTF'"
+    version, total = int.from_bytes(data[4:8], "little"), int.from_bytes(data[8:12], "little")
+    if version != 2:
+        return f"binary glTF version {version}; only version 2 is read"
+    if total != len(data):
+        return f"the header gives a length of {total} bytes but the file has {len(data)} (truncated or padded)"
+    pos, chunk = 12, 0
+    while pos < len(data):
+        if pos + 8 > len(data):
+            return f"chunk {chunk} ends inside its 8-byte header"
+        length, kind = int.from_bytes(data[pos : pos + 4], "little"), int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if pos + 8 + length > len(data):
+            return f"chunk {chunk} claims {length} bytes but only {len(data) - pos - 8} remain"
+        if chunk == 0:
+            if kind != _GLB_JSON:
+                return "its first chunk is not the JSON chunk"
+            problem = _json_problem(data[pos + 8 : pos + 8 + length].rstrip(b" \x00"))
+            if problem:
+                return problem
+        pos, chunk = pos + 8 + length, chunk + 1
+    if chunk == 0:
+        return "it holds no chunk (no JSON)"
+    return None
 
 
 def read_gltf(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
@@ -36,6 +87,9 @@ def read_gltf(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     import trimesh
 
     p = str(check_path(path))
+    problem = _container_problem(read_bytes(path), binary=p.lower().endswith(".glb"))
+    if problem:
+        raise MeshFormatError(f"not a readable glTF file: {problem}", path=p)
     try:
         scene = trimesh.load(p, force="scene", process=False)
         instances = []
@@ -45,7 +99,9 @@ def read_gltf(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     except MeshFormatError:
         raise
     except Exception as exc:  # trimesh raises many kinds on corrupt input
-        raise MeshFormatError(f"cannot read the glTF scene: {type(exc).__name__}: {exc}", path=p) from exc
+        raise MeshFormatError(
+            f"the glTF container is sound but its scene cannot be built (trimesh: {type(exc).__name__}: {exc})", path=p
+        ) from exc
     if not instances:
         raise MeshFormatError("the glTF scene holds no geometry", path=p)
     kinds = {type(g).__name__ for _, g in instances}

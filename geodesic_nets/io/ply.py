@@ -154,6 +154,8 @@ def _read_binary_element(
             q += np.dtype(pr.dtype).itemsize
         else:
             n = int(np.frombuffer(data, dtype=endian + pr.count_dtype, count=1, offset=q)[0])
+            if n < 0:
+                raise MeshFormatError(f"{el.name} record 0: negative {pr.name} list length {n}", path=path)
             lengths[pr.name] = n
             q += np.dtype(pr.count_dtype).itemsize + n * np.dtype(pr.dtype).itemsize
             if q > len(data):
@@ -184,8 +186,10 @@ def _read_binary_element(
                     raise MeshFormatError(f"truncated in {el.name} record {r} of {el.count}", path=path)
                 n = int(np.frombuffer(data, dtype=endian + pr.count_dtype, count=1, offset=pos)[0])
                 pos += csize
+                if n < 0:
+                    raise MeshFormatError(f"{el.name} record {r}: negative {pr.name} list length {n}", path=path)
                 size = n * np.dtype(pr.dtype).itemsize
-                if n < 0 or pos + size > len(data):
+                if pos + size > len(data):
                     raise MeshFormatError(f"truncated in {el.name} record {r} of {el.count}", path=path)
                 rec[pr.name] = np.frombuffer(data, dtype=endian + pr.dtype, count=n, offset=pos)
                 pos += size
