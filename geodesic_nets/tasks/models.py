@@ -113,8 +113,28 @@ class SurfaceModel(nn.Module):
         self.inputs = InputFeatures(spec.in_features, n=spec.n_features, augment=augment)
         self.body, self._head = _body(spec, self.inputs.channels)
 
-    def forward(self, batch: MeshBatch) -> torch.Tensor:
-        """Outputs of shape (V, C_out), (F, C_out) or (B, C_out) following ``spec.outputs``."""
+    @property
+    def linear_head(self) -> nn.Linear | None:
+        """The final linear layer when ``forward(batch, head=False)`` can return its input, else None.
+
+        Available for per-vertex outputs of bodies with a ``features`` method (the gauge network);
+        a task can then fuse the head with its loss (see :func:`~geodesic_nets.nn.linear_cross_entropy`).
+        """
+        if self.spec.outputs == "vertices" and callable(getattr(self.body, "features", None)):
+            return self._head
+        return None
+
+    def forward(self, batch: MeshBatch, *, head: bool = True) -> torch.Tensor:
+        """Outputs of shape (V, C_out), (F, C_out) or (B, C_out) following ``spec.outputs``.
+
+        With ``head=False`` (only where :attr:`linear_head` is not None): the input of the final
+        linear layer, shape (V, C_hidden), so that ``linear_head(forward(b, head=False)) ==
+        forward(b)``. Going through ``forward`` keeps a DistributedDataParallel wrapper in charge.
+        """
+        if not head:
+            if self.linear_head is None:
+                raise ArgumentError(f"{self.spec.name} with outputs={self.spec.outputs!r} has no separable linear head")
+            return self.body.features(self.inputs(batch), batch)  # (V, C_hidden)
         out = self.body(self.inputs(batch), batch)  # (V, C_out)
         if self.spec.outputs == "faces":
             return vertices_to_faces(out, batch)

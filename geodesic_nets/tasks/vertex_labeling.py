@@ -11,6 +11,7 @@ fraction of vertices within each geodesic radius.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from torch import nn
 
 from ..data.sample import SampleBatch
 from ..errors import ArgumentError, GeodesicNetsError
+from ..nn.linear_cross_entropy import linear_argmax, linear_cross_entropy
 from .base import Task
 from .geodesic_error import correspondence_geodesic_errors, error_curve
 from .inference import iterate_batches
@@ -53,25 +55,48 @@ class VertexLabelingTask(Task):
         self.num_classes, self.geodesic_errors, self.radii = num_classes, geodesic_errors, tuple(radii)
 
     def loss(self, model: nn.Module, sb: SampleBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        logits = model(sb.batch)  # (V, num_classes)
+        """Mean over meshes of the mean cross-entropy over each mesh's labelled vertices.
+
+        When the model's last layer is a separable linear head (``SurfaceModel.linear_head``),
+        the head and the cross-entropy are fused (:func:`~geodesic_nets.nn.linear_cross_entropy`):
+        the same loss and gradients without the (V, num_classes) logits; otherwise the logits.
+        """
         if sb.label is None or sb.label.shape != (sb.batch.total_verts,):
             raise GeodesicNetsError("vertex labelling needs a template index per vertex")
-        if logits.shape != (sb.batch.total_verts, self.num_classes):
-            raise GeodesicNetsError(f"expected logits of shape (V, {self.num_classes}), got {tuple(logits.shape)}")
         known = sb.label >= 0
-        per_vertex = F.cross_entropy(logits, sb.label.clamp_min(0), reduction="none") * known
+        target = sb.label.clamp_min(0)
+        head = _linear_head(model)
+        if head is not None:
+            if head.out_features != self.num_classes:
+                raise GeodesicNetsError(f"expected a head with {self.num_classes} outputs, got {head.out_features}")
+            feats = model(sb.batch, head=False)  # (V, S)
+            per_vertex, pred = linear_cross_entropy(feats, head.weight, head.bias, target)  # (V,), (V,)
+        else:
+            logits = model(sb.batch)  # (V, num_classes)
+            if logits.shape != (sb.batch.total_verts, self.num_classes):
+                raise GeodesicNetsError(f"expected logits of shape (V, {self.num_classes}), got {tuple(logits.shape)}")
+            per_vertex, pred = F.cross_entropy(logits, target, reduction="none"), logits.argmax(1)
+        per_vertex = per_vertex * known
         B = sb.num_meshes
         dt = per_vertex.dtype
-        total = torch.zeros(B, dtype=dt, device=logits.device).index_add_(0, sb.batch.vert_to_mesh, per_vertex)
-        count = torch.zeros(B, dtype=dt, device=logits.device).index_add_(0, sb.batch.vert_to_mesh, known.to(dt))
-        acc = ((logits.argmax(1) == sb.label) & known).sum() / known.sum().clamp_min(1)
+        total = torch.zeros(B, dtype=dt, device=per_vertex.device).index_add_(0, sb.batch.vert_to_mesh, per_vertex)
+        count = torch.zeros(B, dtype=dt, device=per_vertex.device).index_add_(0, sb.batch.vert_to_mesh, known.to(dt))
+        acc = ((pred == sb.label) & known).sum() / known.sum().clamp_min(1)
         return (total / count.clamp_min(1)).mean(), {"accuracy": float(acc)}
 
     def predict(self, model: nn.Module, dataset, *, device, dtype, batch_size: int = 1) -> list[torch.Tensor]:
         """Per sample, the predicted template index of every vertex, shape (V,) int64."""
+        head = _linear_head(model)
         out = []
-        for sb, logits in iterate_batches(model, dataset, device=device, dtype=dtype, batch_size=batch_size):
-            out.extend(p.cpu() for p in sb.batch.split(logits.argmax(1)))
+        if head is None:
+            for sb, logits in iterate_batches(model, dataset, device=device, dtype=dtype, batch_size=batch_size):
+                out.extend(p.cpu() for p in sb.batch.split(logits.argmax(1)))
+            return out
+        # the argmax of the head block by block, without the (V, num_classes) logits
+        fwd = functools.partial(model, head=False)
+        for sb, feats in iterate_batches(model, dataset, device=device, dtype=dtype, batch_size=batch_size, call=fwd):
+            pred = linear_argmax(feats, head.weight, head.bias)
+            out.extend(p.cpu() for p in sb.batch.split(pred))
         return out
 
     def evaluate(self, model: nn.Module, dataset, *, device, dtype, batch_size: int = 1) -> dict[str, Any]:
@@ -96,3 +121,10 @@ class VertexLabelingTask(Task):
             result["mean_geodesic_error"] = float(e.mean())
             result["error_curve"] = {"radii": list(self.radii), "fraction": error_curve(e, self.radii).fractions.tolist()}
         return result
+
+
+def _linear_head(model: nn.Module) -> nn.Linear | None:
+    """The model's separable final linear layer (``SurfaceModel.linear_head``), through a DDP wrapper."""
+    core = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    head = getattr(core, "linear_head", None)
+    return head if isinstance(head, nn.Linear) else None

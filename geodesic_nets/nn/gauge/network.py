@@ -90,6 +90,14 @@ class GaugeEquivariantNet(nn.Module):
 
     def forward(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
         """x : Tensor, shape (V, in_type.dim) -> Tensor, shape (V, out) or (B, out)."""
+        return self.head(self.features(x, batch))
+
+    def features(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
+        """The input of the final linear layer ``head``: the invariants, shape (V, S) or (B, S).
+
+        ``forward(x, batch) == head(features(x, batch))``; a caller that fuses the head with its
+        loss (:func:`~geodesic_nets.nn.linear_cross_entropy`) calls this instead of ``forward``.
+        """
         geo = EdgeGeometry.from_batch(batch, max_order=self.max_order, weighting=self.weighting)
         h = x
         for i, (conv, nl) in enumerate(zip(self.convs, self.nonlins)):
@@ -98,4 +106,4 @@ class GaugeEquivariantNet(nn.Module):
         s = to_scalars(h, self.hidden_type)  # (V, S)
         if self.outputs == "global":
             s = global_mean_pool(s, batch)  # (B, S)
-        return self.head(s)
+        return s
