@@ -528,3 +528,30 @@ def test_net_cuda_matches_cpu(batch2, bumpy_ops, bumpy_ops2):
     ref = net(x, batch2)
     out = net.to("cuda")(x.cuda(), batch2.to("cuda"))
     assert torch.allclose(out.cpu(), ref, atol=1e-10)
+
+
+def _regular_nonlinearity_reference(nl, x):
+    """RegularNonlinearity as first written: plain advanced indexing (autograd's index_put backward)."""
+    V, K = x.shape[0], 2 * nl.field_type.max_order + 1
+    coeffs = x[:, nl.gather_index].reshape(V, -1, K)
+    out = nl._act(coeffs @ nl.synthesis.to(x.dtype)) @ nl.analysis.to(x.dtype)
+    return out.reshape(V, -1)[:, nl.scatter_index]
+
+
+def test_permute_columns_gradcheck_and_regular_nonlinearity_matches_reference():
+    from geodesic_nets.nn.gauge.nonlinearity import permute_columns
+
+    g = torch.Generator().manual_seed(3)
+    perm = torch.randperm(7, generator=g)
+    x = torch.randn(5, 7, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: permute_columns(a, perm, torch.argsort(perm)), (x,))
+    ft = FieldType.regular(2, 3)
+    nl = RegularNonlinearity(ft, activation="elu").double()
+    x = torch.randn(11, ft.dim, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(11, ft.dim, dtype=torch.float64, generator=g)
+    out = nl(x)
+    ref = _regular_nonlinearity_reference(nl, x)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    (gx,) = torch.autograd.grad((out * w).sum(), x)
+    (gr,) = torch.autograd.grad((ref * w).sum(), x)
+    torch.testing.assert_close(gx, gr, rtol=1e-14, atol=1e-14)

@@ -24,6 +24,26 @@ def _activation(name: str):
     return _ACTIVATIONS[name]
 
 
+class _PermuteColumns(torch.autograd.Function):
+    """``x[:, perm]`` for a permutation ``perm``, whose backward is the gather ``g[:, inverse]``
+    (autograd's generic backward of advanced indexing is an accumulating index_put)."""
+
+    @staticmethod
+    def forward(ctx, x, perm, inverse):
+        ctx.save_for_backward(inverse)
+        return x.index_select(1, perm)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inverse,) = ctx.saved_tensors
+        return g.index_select(1, inverse), None, None
+
+
+def permute_columns(x: torch.Tensor, perm: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    """``x[:, perm]``, shape (N, C), for a permutation ``perm`` of range(C) with ``inverse[perm] = arange(C)``."""
+    return _PermuteColumns.apply(x, perm, inverse)
+
+
 class NormNonlinearity(nn.Module):
     """Exactly equivariant nonlinearity acting on the norms of the rotating pairs.
 
@@ -127,10 +147,10 @@ class RegularNonlinearity(nn.Module):
         ft = self.field_type
         ft.check(x)
         V, K = x.shape[0], 2 * ft.max_order + 1
-        coeffs = x[:, self.gather_index].reshape(V, -1, K)  # (V, F, 2M+1)
+        coeffs = permute_columns(x, self.gather_index, self.scatter_index).reshape(V, -1, K)  # (V, F, 2M+1)
         samples = coeffs @ self.synthesis.to(x.dtype)  # (V, F, N)
         out = self._act(samples) @ self.analysis.to(x.dtype)  # (V, F, 2M+1)
-        return out.reshape(V, -1)[:, self.scatter_index]
+        return permute_columns(out.reshape(V, -1), self.scatter_index, self.gather_index)
 
     def extra_repr(self) -> str:
         return f"{self.field_type}, n_samples={self.n_samples}, activation={self.activation!r}"
