@@ -50,10 +50,14 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--table", type=int, default=25, help="rows of the torch.profiler table (0: no profiler)")
     p.add_argument("--eval", action="store_true", help="also time the monitoring evaluation on the test split")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=None, help="override the config's dtype")
+    p.add_argument("--print-losses", action="store_true",
+                   help="print every step's loss (to compare two versions of the code step by step)")
     args = p.parse_args(argv)
 
     base = ExperimentConfig.from_toml(HERE / "experiments" / f"{args.config}.toml")
-    cfg = base.replace(root=args.root, cache_dir=args.cache, train=base.train.replace(seed=0, progress=False))
+    train_cfg = base.train.replace(seed=0, progress=False, **({"dtype": args.dtype} if args.dtype else {}))
+    cfg = base.replace(root=args.root, cache_dir=args.cache, train=train_cfg)
     t0 = time.perf_counter()
     data = load_datasets(cfg, ["train"] + (["test"] if args.eval else []), progress=False)
     print(f"datasets loaded in {time.perf_counter() - t0:.1f} s")
@@ -72,8 +76,7 @@ def main(argv=None) -> int:
         phases.setdefault(name, []).append(dt)
 
     it = iter(loader.loader)
-    steps_total = args.warmup + args.steps
-
+    losses: list[float] = []
     def one_step(record: bool):
         t = time.perf_counter()
         sb = next(it)
@@ -81,7 +84,8 @@ def main(argv=None) -> int:
         sb = sb.to(info.device, opt.dtype)
         t2 = time.perf_counter()
         if not record:
-            _train_step(opt, task, sb, lr=1e-3, config=cfg.train, epoch=0, global_step=0)
+            loss_value, _ = _train_step(opt, task, sb, lr=1e-3, config=cfg.train, epoch=0, global_step=0)
+            losses.append(loss_value)
             return
         # the same work as _train_step, split into timed phases
         for g in opt.optimizer.param_groups:
@@ -92,6 +96,7 @@ def main(argv=None) -> int:
         h = model.body.nonlins[-1].register_forward_hook(lambda *_: captured.update(t_head=time.perf_counter()))
         loss, _ = task.loss(opt.ddp_model, sb)
         h.remove()
+        losses.append(float(loss.detach()))
         t3 = time.perf_counter()
         loss.backward()
         t4 = time.perf_counter()
@@ -112,6 +117,10 @@ def main(argv=None) -> int:
     print(f"\nper-step phases, median of {args.steps} steps (batch_size={cfg.train.batch_size}):")
     for k, v in phases.items():
         print(f"  {k:70s} {statistics.median(v):8.3f} s")
+    if args.print_losses:
+        print(f"losses of the {len(losses)} steps ({opt.dtype}, lr 1e-3, seed 0):")
+        for i, v in enumerate(losses):
+            print(f"  step {i + 1:3d}  {v!r}")
     per_step = statistics.median(phases["step total"])
     print(f"  -> scaled to an epoch of {loader.steps_per_epoch} steps: {per_step * loader.steps_per_epoch:.1f} s")
 
@@ -132,7 +141,6 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         evaluate(_monitoring_task(task), model, data["test"], device=info.device, dtype=opt.dtype, batch_size=1)
         print(f"monitoring evaluation on {len(data['test'])} test meshes: {time.perf_counter() - t:.1f} s")
-    del steps_total
     return 0
 
 
