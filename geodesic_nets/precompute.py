@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Literal, Sequence, Union
 
 import numpy as np
 
-from .errors import ArgumentError, GeodesicNetsError
+from .errors import ArgumentError, DependencyError, GeodesicNetsError
 from .settings import OperatorSettings
 from .surface import Surface
 
@@ -136,6 +136,12 @@ def _process_one(
     return ShapeOutcome(index, what, time.perf_counter() - t0, surface, ops, info)
 
 
+def _process_one_on_cluster(*args: Any) -> ShapeOutcome:
+    """:func:`_process_one` in a Dask worker, limited to one BLAS/OpenMP thread like the pool's workers."""
+    limit_to_one_thread()
+    return _process_one(*args)
+
+
 def _operators_of(
     item: SurfaceOrPath, settings: OperatorSettings, cache_dir: str | None, normalize: bool
 ) -> tuple[Surface, Any, dict[str, Any]]:
@@ -184,6 +190,7 @@ def run_pipeline(
     progress: bool = True,
     unit: str = "shape",
     desc: str = "operators",
+    scheduler: str | None = None,
 ) -> None:
     """Process every input and hand each outcome to ``take``, in completion order.
 
@@ -192,12 +199,18 @@ def run_pipeline(
     failure for its input (and, the pool being broken, for those not done yet). If ``take``
     raises, the pool's pending work is cancelled and the exception propagates.
     ``return_operators=False`` leaves the operators in the workers (only the cache is filled).
+    ``scheduler``: the address of a Dask distributed scheduler (``tcp://host:8786``) whose
+    workers do the work instead of local processes (``jobs`` is then ignored); they must see
+    ``cache_dir`` and the input files at the same paths.
     """
     from tqdm import tqdm
 
     args = (settings, cache_dir, normalize, return_operators)
     bar = tqdm(total=len(items), disable=not progress, unit=unit, desc=desc)
     try:
+        if scheduler is not None:
+            _run_on_cluster(scheduler, items, args, take, bar)
+            return
         if jobs == 1 or len(items) <= 1:
             for i, it in enumerate(items):
                 done = _process_one(i, it, *args)
@@ -222,6 +235,46 @@ def run_pipeline(
         bar.close()
 
 
+def _run_on_cluster(
+    scheduler: str, items: Sequence[SurfaceOrPath], args: tuple, take: Callable[[ShapeOutcome], None], bar: Any
+) -> None:
+    """The pipeline's work as one Dask task per input on the cluster at ``scheduler``.
+
+    Each task writes its cache entry atomically, so two workers computing one entry (a task
+    retried after its worker died, or the same file given twice) both leave a whole entry, and a
+    rerun finds the entries already written. A task that keeps killing its workers gives a
+    ``"worker"`` failure (Dask's ``KilledWorker``). Connecting waits up to
+    ``$GEODESIC_NETS_DASK_TIMEOUT`` seconds (default 30).
+    """
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError as exc:
+        raise DependencyError(
+            "precompute on a Dask cluster needs the distributed package: pip install 'geodesic-nets[dask]'"
+        ) from exc
+    try:
+        timeout = float(os.environ.get("GEODESIC_NETS_DASK_TIMEOUT", "30"))
+        client = Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise GeodesicNetsError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    try:
+        futures = [client.submit(_process_one_on_cluster, i, it, *args, key=f"geodesic-nets-{i}-{describe(it, i)}",
+                                 pure=False) for i, it in enumerate(items)]
+        index = {f.key: i for i, f in enumerate(futures)}
+        with client.as_current():
+            for fut in dask_completed(futures):
+                i = index[fut.key]
+                try:
+                    done = fut.result()
+                except Exception as exc:  # KilledWorker, a lost connection...
+                    failure = ShapeFailure("worker", type(exc).__name__, str(exc), exc)
+                    done = ShapeOutcome(i, describe(items[i], i), 0.0, failure=failure)
+                bar.update(1)
+                take(done)
+    finally:
+        client.close()
+
+
 def precompute_files(
     paths: Iterable[str | os.PathLike],
     *,
@@ -230,6 +283,7 @@ def precompute_files(
     jobs: int = 1,
     progress: bool = True,
     normalize: bool = False,
+    scheduler: str | None = None,
 ) -> list[PrecomputeResult]:
     """Compute and cache the operators of every file; a bad file is reported, the rest finish.
 
@@ -247,6 +301,11 @@ def precompute_files(
         Cache each shape normalized as the datasets normalize it (``io.normalize(center="auto",
         scale="auto")``: meshes centred with unit area, point clouds with unit radius), so that
         training with the same settings and cache directory finds the entries.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler: the files are processed by its workers (which
+        must see the files and ``cache_dir`` at the same paths) instead of local processes.
+        Entries already in the cache are read, not recomputed, so a rerun after a failure (a
+        killed worker) computes only what is missing.
 
     Returns
     -------
@@ -262,7 +321,7 @@ def precompute_files(
         results[done.index] = PrecomputeResult(done.what, num_verts, done.seconds, _precompute_error(done))
 
     run_pipeline(files, take, settings=settings, cache_dir=str(cache_dir), jobs=jobs, normalize=normalize,
-                 return_operators=False, progress=progress, unit="mesh", desc="precompute")
+                 return_operators=False, progress=progress, unit="mesh", desc="precompute", scheduler=scheduler)
     return [results[i] for i in range(len(files))]
 
 

@@ -28,7 +28,7 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     settings = OperatorSettings(k_eig=args.k_eig, laplacian=args.laplacian, n_neighbors=args.n_neighbors,
                                 patch_size=args.patch_size, anisotropic=aniso)
     results = precompute_files(args.inputs, cache_dir=args.cache, settings=settings, jobs=args.jobs,
-                               progress=not args.no_progress, normalize=args.normalize)
+                               progress=not args.no_progress, normalize=args.normalize, scheduler=args.scheduler)
     failed = [r for r in results if r.error]
     for r in failed:
         print(f"FAILED {r.path}: {r.error}", file=sys.stderr)
@@ -58,5 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="normalize each shape as the datasets do (centred, unit area), so that training "
                           "with the same --cache finds the entries")
     pre.add_argument("--jobs", type=int, default=1, help="worker processes")
+    pre.add_argument("--scheduler", metavar="ADDRESS",
+                     help="a Dask distributed scheduler (tcp://host:8786) whose workers do the work instead of "
+                          "--jobs local processes; they must see the files and the cache at the same paths")
     pre.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true", help="no progress bar")
     pre.set_defaults(func=_cmd_precompute)
