@@ -12,6 +12,7 @@ from geodesic_nets.errors import GeometryError
 from geodesic_nets.geometry.laplacian import laplacian_and_mass
 from geodesic_nets.geometry.sparse_cholesky import SparseCholesky
 from geodesic_nets.geometry.spectral import EigenSolver, eigen_basis
+from geodesic_nets.geometry.spectral import default_factorization as spectral_default
 
 SPHERE_EVALS = np.concatenate([np.full(2 * l + 1, l * (l + 1.0)) for l in range(8)])  # (64,)
 
@@ -194,11 +195,50 @@ def test_cholesky_failure_falls_back_to_lu(monkeypatch):
 
     monkeypatch.setattr(spectral, "SparseCholesky", fail)
     L, M = _lm(primitives.torus(40, 20))
-    solver = EigenSolver(L, M)
+    solver = EigenSolver(L, M, factorization="builtin")
     evals, _ = solver.solve(10, method="block")
     ref = sla.eigh(L.toarray(), M.toarray(), subset_by_index=[0, 9])[0]
     assert type(solver.factor).__name__ == "_LUSolver"
     assert np.abs(evals - ref).max() < 1e-8 * ref.max()
+
+
+@pytest.mark.parametrize("factorization", ["builtin", "cholespy", "superlu", "auto"])
+def test_every_factorization_gives_the_same_pairs(factorization):
+    if factorization == "cholespy":
+        pytest.importorskip("cholespy")
+    L, M = _lm(primitives.torus(100, 40))  # 4000 vertices: the block solver runs
+    solver = EigenSolver(L, M, factorization=factorization)
+    evals, evecs = solver.solve(50, method="block")
+    ref_vals, ref_vecs = sla.eigh(L.toarray(), M.toarray(), subset_by_index=[0, 49])
+    assert np.abs(evals - ref_vals).max() < 1e-8 * ref_vals.max()
+    _same_subspaces(evals, evecs, ref_vecs, M, 1e-7)
+    want = {"builtin": "SparseCholesky", "cholespy": "_CholespySolver", "superlu": "_LUSolver"}
+    chosen = spectral_default(L.shape[0]) if factorization == "auto" else factorization
+    assert type(solver.factor).__name__ == want[chosen]
+
+
+def test_indefinite_matrix_with_cholespy_falls_back_to_lu(caplog):
+    pytest.importorskip("cholespy")
+    L, M = _lm(primitives.torus(40, 20))
+    L = (L - 50.0 * sp.identity(L.shape[0])).tocsr()  # no longer positive semidefinite
+    solver = EigenSolver(L, M, factorization="cholespy")
+    with caplog.at_level("WARNING"):
+        solver.solve(6, method="block")
+    assert type(solver.factor).__name__ == "_LUSolver"
+    assert any("falling back to SuperLU" in r.getMessage() for r in caplog.records)
+
+
+def test_missing_cholespy_is_a_dependency_error(monkeypatch):
+    import geodesic_nets.geometry.spectral as spectral
+    from geodesic_nets.errors import DependencyError
+
+    monkeypatch.setattr(spectral, "cholespy_available", lambda: False)
+    L, M = _lm(primitives.torus(20, 10))
+    with pytest.raises(DependencyError, match="cholespy"):
+        EigenSolver(L, M, factorization="cholespy")
+    assert EigenSolver(L, M).factorization == "builtin"
+    with pytest.raises(ValueError, match="factorization"):
+        EigenSolver(L, M, factorization="cholmod")
 
 
 def test_block_solver_that_stalls_falls_back_to_converged_pairs():

@@ -36,7 +36,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..errors import ArgumentError, GeometryError
+from ..errors import ArgumentError, DependencyError, GeometryError
 from .sparse_cholesky import SparseCholesky
 
 __all__ = ["EigenSolver", "eigen_basis", "DENSE_MAX_VERTS"]
@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 Method = Literal["auto", "block", "arpack", "dense"]
 _METHODS = ("auto", "block", "arpack", "dense")
+
+#: Who factors ``L - sigma M``: the package's multifrontal Cholesky, cholespy (a sparse Cholesky
+#: wheel, optional), SuperLU, or ``"auto"`` (see :func:`default_factorization`).
+Factorization = Literal["auto", "builtin", "cholespy", "superlu"]
+_FACTORIZATIONS = ("auto", "builtin", "cholespy", "superlu")
 
 #: Below this many vertices ``method="auto"`` uses the dense LAPACK solver.
 DENSE_MAX_VERTS = 1200
@@ -126,6 +131,51 @@ class _LUSolver:
         return self._lu.solve(np.asarray(b, dtype=np.float64))
 
 
+class _CholespySolver:
+    """cholespy's sparse Cholesky (CHOLMOD inside a wheel; CPU, double) with the solve interface of
+    :class:`SparseCholesky`."""
+
+    def __init__(self, A: sp.csc_matrix) -> None:
+        from cholespy import CholeskySolverD, MatrixType
+
+        c = sp.csc_matrix(A)
+        c.sort_indices()
+        self.n = c.shape[0]
+        try:
+            self._solver = CholeskySolverD(
+                self.n, c.indptr.astype(np.int32), c.indices.astype(np.int32), np.ascontiguousarray(c.data),
+                MatrixType.CSC,
+            )
+        except (ValueError, RuntimeError) as exc:  # CHOLMOD: "Matrix is not positive definite!"
+            raise GeometryError(f"cholespy (CHOLMOD) could not factor the matrix: {exc}") from exc
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        rhs = np.ascontiguousarray(b, dtype=np.float64)
+        x = np.zeros_like(rhs)
+        self._solver.solve(rhs, x)
+        return x
+
+
+def cholespy_available() -> bool:
+    """Whether the optional ``cholespy`` package imports."""
+    try:
+        import cholespy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def default_factorization(n: int) -> str:
+    """The factorization :class:`EigenSolver` uses for ``factorization="auto"`` at ``n`` vertices.
+
+    The fastest measured by ``benchmarks/linear_algebra.py`` (factorization plus the block
+    solver's solves) among those installed.
+    """
+    if cholespy_available():
+        return "cholespy"
+    return "builtin"
+
+
 class EigenSolver:
     """Factor ``L - sigma M`` once; compute the low spectrum of ``(L, M)`` for any ``k``.
 
@@ -140,6 +190,9 @@ class EigenSolver:
         each solve cheaper per right-hand side but need more of them.
     basis_factor : float
         The Krylov basis is restarted when it reaches ``basis_factor * (K + guard)`` columns.
+    factorization : {"auto", "builtin", "cholespy", "superlu"}
+        Who factors ``L - sigma M`` (:func:`default_factorization` for ``"auto"``); a Cholesky
+        that fails (``L`` not positive semidefinite) falls back to SuperLU with a warning.
     check_every : int
         Ritz values are extracted (a dense eigensolve of the projected matrix, which at K = 128
         costs several block solves) only every ``check_every`` blocks once enough columns exist,
@@ -163,6 +216,7 @@ class EigenSolver:
         block_size: int | None = None,
         basis_factor: float = 2.0,
         check_every: int = 4,
+        factorization: Factorization = "auto",
     ) -> None:
         self.L, self.mass = _check_pencil(L, M)
         if not (np.isfinite(shift) and shift > 0):
@@ -180,6 +234,11 @@ class EigenSolver:
         if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
             raise ArgumentError(f"check_every must be a positive integer, got {check_every!r}")
         self.check_every = int(check_every)
+        if factorization not in _FACTORIZATIONS:
+            raise ArgumentError(f"factorization must be one of {_FACTORIZATIONS}, got {factorization!r}")
+        if factorization == "cholespy" and not cholespy_available():
+            raise DependencyError("factorization='cholespy' needs the cholespy package: pip install cholespy")
+        self.factorization = default_factorization(self.n) if factorization == "auto" else factorization
         self.num_solves = 0
         self.sigma: float | None = None
         self._chol: SparseCholesky | None = None
@@ -194,12 +253,28 @@ class EigenSolver:
             if self.sigma is None:
                 self._set_sigma(32)
             shifted = (self.L - self.sigma * sp.diags(self.mass)).tocsc()
+            kind = self.factorization
             try:
-                self._chol = SparseCholesky(shifted)
+                if kind == "superlu":
+                    self._chol = _LUSolver(shifted)
+                elif kind == "cholespy":
+                    self._chol = _CholespySolver(shifted)
+                    self._check_factor(shifted)
+                else:
+                    self._chol = SparseCholesky(shifted)
             except GeometryError as exc:  # L not PSD (not a cotan/robust Laplacian): LU instead
                 logger.warning("Cholesky of L - sigma M failed (%s); falling back to SuperLU", exc)
                 self._chol = _LUSolver(shifted)
         return self._chol
+
+    def _check_factor(self, A: sp.csc_matrix) -> None:
+        """GeometryError when a solve with the new factor is not accurate (cholespy does not
+        report a failed factorization of an indefinite matrix)."""
+        b = np.random.default_rng(0).standard_normal((self.n, 1))
+        x = self._chol.solve(b)
+        res = np.linalg.norm(A @ x - b) / max(np.linalg.norm(b), 1e-300)
+        if not np.isfinite(res) or res > 1e-6:
+            raise GeometryError(f"the Cholesky solve has relative residual {res:.1e}: L - sigma M is not positive definite")
 
     def _set_sigma(self, K: int) -> None:
         weyl = 4.0 * np.pi * max(K, 2) / float(self.mass.sum())
