@@ -188,12 +188,12 @@ def test_errors(ico4):
 
 
 def test_cholesky_failure_falls_back_to_lu(monkeypatch):
-    import geodesic_nets.geometry.spectral as spectral
+    import geodesic_nets.geometry.factorization as factorization
 
     def fail(A):
         raise GeometryError("matrix is not positive definite (forced)")
 
-    monkeypatch.setattr(spectral, "SparseCholesky", fail)
+    monkeypatch.setattr(factorization, "SparseCholesky", fail)
     L, M = _lm(primitives.torus(40, 20))
     solver = EigenSolver(L, M, factorization="builtin")
     evals, _ = solver.solve(10, method="block")
@@ -232,7 +232,10 @@ def test_missing_cholespy_is_a_dependency_error(monkeypatch):
     import geodesic_nets.geometry.spectral as spectral
     from geodesic_nets.errors import DependencyError
 
+    import geodesic_nets.geometry.factorization as factorization
+
     monkeypatch.setattr(spectral, "cholespy_available", lambda: False)
+    monkeypatch.setattr(factorization, "cholespy_available", lambda: False)
     L, M = _lm(primitives.torus(20, 10))
     with pytest.raises(DependencyError, match="cholespy"):
         EigenSolver(L, M, factorization="cholespy")

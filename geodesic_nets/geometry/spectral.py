@@ -9,9 +9,9 @@ The default solver (``method="block"``) is a shift-invert block Krylov method:
 1. the pencil is scaled to the standard problem ``A y = lambda y`` with
    ``A = M^{-1/2} L M^{-1/2}``, ``y = M^{1/2} phi``;
 2. ``L - sigma M`` (``sigma`` a small negative shift, so the matrix is positive definite even on
-   disconnected meshes) is factored once by a nested-dissection multifrontal Cholesky
-   (:class:`~geodesic_nets.geometry.sparse_cholesky.SparseCholesky`), whose solves with a block
-   of right-hand sides run at BLAS-3 speed;
+   disconnected meshes) is factored once (:mod:`~geodesic_nets.geometry.factorization`: CHOLMOD
+   through cholespy by default, else the package's multifrontal Cholesky), whose solves with a
+   block of right-hand sides run at BLAS-3 speed;
 3. a block Lanczos basis of ``T = M^{1/2} (L - sigma M)^{-1} M^{1/2}`` is built with full
    (block classical Gram-Schmidt, repeated when needed) reorthogonalization; Rayleigh-Ritz on
       ``T`` gives Ritz pairs ``(mu, y)``, ``lambda = sigma + 1 / mu``; when some wanted pair has
@@ -37,7 +37,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..errors import ArgumentError, DependencyError, GeometryError
-from .sparse_cholesky import SparseCholesky
+from .factorization import FACTORIZATIONS, Factorization, Solver, cholespy_available, default_factorization, factorize
 
 __all__ = ["EigenSolver", "eigen_basis", "DENSE_MAX_VERTS"]
 
@@ -46,10 +46,6 @@ logger = logging.getLogger(__name__)
 Method = Literal["auto", "block", "arpack", "dense"]
 _METHODS = ("auto", "block", "arpack", "dense")
 
-#: Who factors ``L - sigma M``: the package's multifrontal Cholesky, cholespy (a sparse Cholesky
-#: wheel, optional), SuperLU, or ``"auto"`` (see :func:`default_factorization`).
-Factorization = Literal["auto", "builtin", "cholespy", "superlu"]
-_FACTORIZATIONS = ("auto", "builtin", "cholespy", "superlu")
 
 #: Below this many vertices ``method="auto"`` uses the dense LAPACK solver.
 DENSE_MAX_VERTS = 1200
@@ -121,61 +117,6 @@ def _chol_qr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(q), r_total
 
 
-class _LUSolver:
-    """SuperLU with the solve interface of :class:`SparseCholesky` (fallback only)."""
-
-    def __init__(self, A: sp.csc_matrix) -> None:
-        self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A")
-
-    def solve(self, b: np.ndarray) -> np.ndarray:
-        return self._lu.solve(np.asarray(b, dtype=np.float64))
-
-
-class _CholespySolver:
-    """cholespy's sparse Cholesky (CHOLMOD inside a wheel; CPU, double) with the solve interface of
-    :class:`SparseCholesky`."""
-
-    def __init__(self, A: sp.csc_matrix) -> None:
-        from cholespy import CholeskySolverD, MatrixType
-
-        c = sp.csc_matrix(A)
-        c.sort_indices()
-        self.n = c.shape[0]
-        try:
-            self._solver = CholeskySolverD(
-                self.n, c.indptr.astype(np.int32), c.indices.astype(np.int32), np.ascontiguousarray(c.data),
-                MatrixType.CSC,
-            )
-        except (ValueError, RuntimeError) as exc:  # CHOLMOD: "Matrix is not positive definite!"
-            raise GeometryError(f"cholespy (CHOLMOD) could not factor the matrix: {exc}") from exc
-
-    def solve(self, b: np.ndarray) -> np.ndarray:
-        rhs = np.ascontiguousarray(b, dtype=np.float64)
-        x = np.zeros_like(rhs)
-        self._solver.solve(rhs, x)
-        return x
-
-
-def cholespy_available() -> bool:
-    """Whether the optional ``cholespy`` package imports."""
-    try:
-        import cholespy  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def default_factorization(n: int) -> str:
-    """The factorization :class:`EigenSolver` uses for ``factorization="auto"`` at ``n`` vertices.
-
-    The fastest measured by ``benchmarks/linear_algebra.py`` (factorization plus the block
-    solver's solves) among those installed.
-    """
-    if cholespy_available():
-        return "cholespy"
-    return "builtin"
-
-
 class EigenSolver:
     """Factor ``L - sigma M`` once; compute the low spectrum of ``(L, M)`` for any ``k``.
 
@@ -234,47 +175,27 @@ class EigenSolver:
         if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) or check_every < 1:
             raise ArgumentError(f"check_every must be a positive integer, got {check_every!r}")
         self.check_every = int(check_every)
-        if factorization not in _FACTORIZATIONS:
-            raise ArgumentError(f"factorization must be one of {_FACTORIZATIONS}, got {factorization!r}")
+        if factorization not in FACTORIZATIONS:
+            raise ArgumentError(f"factorization must be one of {FACTORIZATIONS}, got {factorization!r}")
         if factorization == "cholespy" and not cholespy_available():
             raise DependencyError("factorization='cholespy' needs the cholespy package: pip install cholespy")
         self.factorization = default_factorization(self.n) if factorization == "auto" else factorization
         self.num_solves = 0
         self.sigma: float | None = None
-        self._chol: SparseCholesky | None = None
+        self._chol: Solver | None = None
         # A = M^{-1/2} L M^{-1/2}, the standard symmetric form.
         d = sp.diags(self._inv_sqrt_m)
         self.A = (d @ self.L @ d).tocsr()
 
     @property
-    def factor(self) -> SparseCholesky | _LUSolver:
+    def factor(self) -> Solver:
         """The Cholesky factorization of ``L - sigma M`` (computed on first use)."""
         if self._chol is None:
             if self.sigma is None:
                 self._set_sigma(32)
             shifted = (self.L - self.sigma * sp.diags(self.mass)).tocsc()
-            kind = self.factorization
-            try:
-                if kind == "superlu":
-                    self._chol = _LUSolver(shifted)
-                elif kind == "cholespy":
-                    self._chol = _CholespySolver(shifted)
-                    self._check_factor(shifted)
-                else:
-                    self._chol = SparseCholesky(shifted)
-            except GeometryError as exc:  # L not PSD (not a cotan/robust Laplacian): LU instead
-                logger.warning("Cholesky of L - sigma M failed (%s); falling back to SuperLU", exc)
-                self._chol = _LUSolver(shifted)
+            self._chol = factorize(shifted, self.factorization)
         return self._chol
-
-    def _check_factor(self, A: sp.csc_matrix) -> None:
-        """GeometryError when a solve with the new factor is not accurate (cholespy does not
-        report a failed factorization of an indefinite matrix)."""
-        b = np.random.default_rng(0).standard_normal((self.n, 1))
-        x = self._chol.solve(b)
-        res = np.linalg.norm(A @ x - b) / max(np.linalg.norm(b), 1e-300)
-        if not np.isfinite(res) or res > 1e-6:
-            raise GeometryError(f"the Cholesky solve has relative residual {res:.1e}: L - sigma M is not positive definite")
 
     def _set_sigma(self, K: int) -> None:
         weyl = 4.0 * np.pi * max(K, 2) / float(self.mass.sum())
