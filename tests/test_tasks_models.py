@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -31,6 +33,46 @@ def test_batch_hks_and_wks_match_geometry(members):
     ref_w = np.concatenate([wks(m.evals, m.evecs, n_energies=8) for m in members])
     np.testing.assert_allclose(got_h.numpy(), ref_h, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got_w.numpy(), ref_w, rtol=1e-10, atol=1e-12)
+
+
+def _wks_unflushed(batch, n):
+    """The WKS as written before subnormal filter weights were flushed (the slow, obvious form)."""
+    out = []
+    for b, phi in enumerate(batch.split(batch.evecs)):
+        lam, mask = batch.evals[b], batch.eig_mask[b]
+        nz = mask & (lam > 1e-9 * lam[mask].abs().max())
+        log_lam = torch.log(lam[nz])
+        lo, hi = log_lam.min(), log_lam.max()
+        energies = torch.linspace(0.0, 1.0, n, dtype=lam.dtype) * (hi - lo) + lo
+        sigma = 7.0 * (hi - lo) / (n - 1)
+        filt = torch.exp(-((energies[None, :] - log_lam[:, None]) ** 2) / (2 * sigma * sigma))
+        out.append((phi[:, nz] ** 2) @ (filt / filt.sum(0, keepdim=True)))
+    return torch.cat(out), filt / filt.sum(0, keepdim=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_batch_wks_flushing_subnormal_weights_changes_nothing(members, dtype):
+    """128 energies: the filters' tails are subnormal in float32; flushing them keeps every output."""
+    batch = MeshBatch.from_operators(members, dtype=dtype)
+    ref, weights = _wks_unflushed(batch, 128)
+    if dtype == torch.float32:  # the case the flush is for really occurs here
+        assert int(((weights > 0) & (weights < torch.finfo(dtype).tiny)).sum()) > 0
+    got = batch_wks(batch, 128)
+    if dtype == torch.float64:  # nothing subnormal: the very same product
+        torch.testing.assert_close(got, ref, rtol=0, atol=0)
+    else:  # the same to rounding (BLAS sums subnormal operands on another path), and as close to float64
+        torch.testing.assert_close(got, ref, rtol=1e-6, atol=0)
+        exact = batch_wks(MeshBatch.from_operators(members, dtype=torch.float64), 128)
+        err_new, err_ref = (got.double() - exact).abs().max(), (ref.double() - exact).abs().max()
+        assert err_new <= 1.5 * err_ref, (err_new, err_ref)
+    # backward (evecs as a differentiable input), float64 reference
+    b64 = MeshBatch.from_operators(members, dtype=torch.float64)
+    evecs = b64.evecs.clone().requires_grad_(True)
+    b_new = dataclasses.replace(b64, evecs=evecs)
+    w = torch.randn(b64.total_verts, 128, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    (g_new,) = torch.autograd.grad((batch_wks(b_new, 128) * w).sum(), evecs)
+    (g_ref,) = torch.autograd.grad((_wks_unflushed(b_new, 128)[0] * w).sum(), evecs)
+    torch.testing.assert_close(g_new, g_ref, rtol=0, atol=0)
 
 
 def test_xyz_augmentation_only_in_training(members):
