@@ -56,8 +56,6 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--table", type=int, default=25, help="rows of the torch.profiler table (0: no profiler)")
     p.add_argument("--eval", action="store_true", help="also time the end-of-run evaluation on the test split")
-    p.add_argument("--eval-shapes", type=int, default=None,
-                   help="evaluate on the first N test shapes only (N (N-1) maps) and scale the map time")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None, help="override the config's dtype")
     p.add_argument("--print-losses", action="store_true",
                    help="print every step's loss (to compare two versions of the code step by step)")
@@ -177,9 +175,6 @@ def main(argv=None) -> int:
 
     if args.eval:
         test = data[cfg.eval_split]
-        if args.eval_shapes:
-            test = torch.utils.data.Subset(test, range(args.eval_shapes)) if not hasattr(test, "subset") \
-                else test.subset(range(args.eval_shapes))
         acc.clear()
         orig_maps, orig_err = task.maps, fm_task.correspondence_geodesic_errors
         orig_pair_map = task.pair_map
