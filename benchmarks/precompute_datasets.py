@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,14 @@ ROOT = HERE.parent
 
 #: dataset -> (folder under --data, glob of its files)
 DATASETS = {"faust_r": ("faust_r", "shapes/*.off"), "shrec11": ("shrec11", "*/*/*.obj")}
+
+
+#: runs the command given as its arguments, then prints the largest RSS of its process tree (KiB)
+_WRAPPER = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(r.returncode)"
+)
 
 
 def files_of(data: Path, name: str) -> list[Path]:
@@ -47,14 +54,15 @@ def run(files: list[Path], jobs: int, k: int) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         cmd = [sys.executable, "-m", "geodesic_nets", "precompute", *map(str, files), "--cache", cache,
                "--k-eig", str(k), "--jobs", str(jobs), "--normalize", "--no-progress"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        # A fresh wrapper process per case, so that its RUSAGE_CHILDREN covers this case only.
+        wrapper = [sys.executable, "-c", _WRAPPER, *cmd]
         t0 = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(wrapper, capture_output=True, text=True, cwd=ROOT)
         seconds = time.perf_counter() - t0
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        peak_kb = int(out.stderr.strip().splitlines()[-1].split()[-1])
         entries = len(list(Path(cache).glob("*.npz")))
     return {"jobs": jobs, "files": len(files), "entries": entries, "seconds": seconds,
-            "meshes_per_s": len(files) / seconds, "peak_rss_mb": max(peak, before) / 1024.0,
+            "meshes_per_s": len(files) / seconds, "peak_rss_mb": peak_kb / 1024.0,
             "returncode": out.returncode, "stdout_tail": out.stdout.strip().splitlines()[-1:],
             "command": " ".join(cmd[:4] + [f"<{len(files)} files>"] + cmd[4 + len(files):])}
 
