@@ -8,12 +8,15 @@ same sizes and repeats, then prints the published reference figures the issue co
 of width 16, forward + backward).
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/layers.py [--sizes 5000 20000 100000] [--repeats 3]
-        [--device cpu|cuda] [--out DIR]
+        [--device cpu|cuda] [--out DIR] [--diffusion-net PATH] [--gem-cnn PATH]
 
 ``--device cuda`` runs all three on the GPU (networks, PyG's included, inputs and operators; see
 each script). ``--out DIR`` makes each write its JSON (rows, device name, command) to
 ``DIR/layers_diffusion.json``, ``DIR/layers_gauge.json`` and ``DIR/layers_patch.json``. Without
-them the run and its output are as before.
+them the run and its output are as before. ``--diffusion-net PATH`` (a nmwsharp/diffusion-net
+checkout; default ``$DIFFUSION_NET_SRC``, which the children read themselves) adds DiffusionNet's
+own network beside ours in ``layers_diffusion.py``; ``--gem-cnn PATH`` (default ``$GEM_CNN_SRC``)
+is passed to ``layers_gauge.py``, which checks whether that GEM-CNN checkout imports.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N, passed to each benchmark")
     ap.add_argument("--out", default=None, metavar="DIR", help="directory for each benchmark's JSON")
+    ap.add_argument("--diffusion-net", default=None, metavar="PATH",
+                    help="nmwsharp/diffusion-net checkout for layers_diffusion.py (default $DIFFUSION_NET_SRC)")
+    ap.add_argument("--gem-cnn", default=None, metavar="PATH",
+                    help="GEM-CNN checkout for layers_gauge.py (default $GEM_CNN_SRC)")
     args = ap.parse_args()
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -47,6 +54,10 @@ def main() -> None:
         ("gauge", ["layers_gauge.py", "--sizes", *args.sizes]),
         ("patch", ["layers_patch.py", "--sizes", *args.sizes]),
     ]
+    if args.diffusion_net:
+        runs[0] = ("diffusion", [*runs[0][1], "--diffusion-net", args.diffusion_net])
+    if args.gem_cnn:
+        runs[1] = ("gauge", [*runs[1][1], "--gem-cnn", args.gem_cnn])
     if args.device != "cpu":
         runs = [(name, [*cmd, "--device", args.device]) for name, cmd in runs]
     if args.out:

@@ -4,7 +4,7 @@ Usage (one thread, as everywhere on the shared 2-core machines)::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/layers_diffusion.py \
         [--sizes 5000 20000 100000] [--batch 8x5000] [--repeats 5] [--diffusion spectral] \
-        [--impls ours reference] [--device cpu|cuda] [--out results.json]
+        [--impls ours reference] [--device cpu|cuda] [--out results.json] [--diffusion-net PATH]
 
 Meshes are bumpy tori of about the requested vertex count (``benchmarks/precompute.py``); their
 operators are computed once and kept in an operator cache (``--cache``, default a temporary
@@ -20,7 +20,23 @@ as one tiled autograd function each (``geodesic_nets/nn/diffusion/block.py``). `
 same network written the straightforward way (see ``_reference_model``), run under the same
 conditions for a like-for-like ratio on a shared machine.
 
-``--device cuda`` puts both networks, the inputs and the operators on the GPU, synchronizes
+``diffusion-net`` (``--diffusion-net PATH``, default the environment variable ``DIFFUSION_NET_SRC``;
+skipped when neither is set) is the peer itself: ``diffusion_net.layers.DiffusionNet`` imported at
+run time from a checkout of https://github.com/nmwsharp/diffusion-net (the repository or its
+``src`` folder; it is not on PyPI and is never copied into this project), built with the same
+input/output sizes, ``C_width=128``, ``N_block=4``, its default MLP (``[128, 128]`` hidden, as ours),
+gradient features with rotations, ``dropout=True`` (its fixed p = 0.5, before the 2nd and 3rd MLP
+layers, as ours at 0.5) and ``diffusion_method='spectral'``. It is fed its own operators
+(``diffusion_net.geometry.compute_operators`` on the same meshes, k_eig as ours, computed once per
+process outside the timing, all tensors cast to float32). A batch of meshes with equal vertex
+counts goes through it as one ``[B, N, C]`` batch (its own batching), otherwise mesh by mesh. It
+is timed in the same process, interleaved (ours, diffusion-net, reference, ours, ...), its memory
+measured the same way, and the checkout's git commit is written to the JSON. Its
+``implicit_dense`` diffusion factors a dense (B, C, V, V) system (12.8 GB at 5k vertices, width
+128), so with ``--diffusion implicit`` the peer is skipped with a message. With the peer the
+table is followed by a comparison (fwd+bwd, peak MB and parameter counts side by side).
+
+``--device cuda`` puts the networks, the inputs and the operators on the GPU, synchronizes
 before and after every timed call, and adds "GPU peak MB" (``torch.cuda.max_memory_allocated``
 during the memory case, reset at its start: the resident batch and model plus the forward +
 backward) next to the RSS growth. ``--out FILE`` also writes the rows, the device name and the
@@ -106,6 +122,69 @@ def _reference_model(in_channels: int, out_channels: int, width: int = 128, n_bl
     return Net()
 
 
+def _diffusionnet_src(path: str | None):
+    """The folder holding the ``diffusion_net`` package (repository or ``src`` given), or None."""
+    from precompute import diffusionnet_src
+
+    return diffusionnet_src(path)
+
+
+def _diffusionnet_commit(src) -> str | None:
+    head = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], check=False, capture_output=True, text=True)
+    return head.stdout.strip() or None
+
+
+def _peer_model(spec: str, k_eig: int, src, in_channels: int, out_channels: int, width: int = 128,
+                n_blocks: int = 4, dropout: float = 0.5):
+    """DiffusionNet's own network and its own operators for the meshes of ``spec``, as a module
+    called like ours (``model(x, batch)``; ``batch`` is ignored, the peer's operators are held)."""
+    import torch
+    from torch import nn
+
+    if str(src) not in sys.path:
+        sys.path.insert(0, str(src))
+    import diffusion_net
+
+    ops = []
+    for s in _surfaces(spec):  # outside the timing
+        _frames, mass, L, evals, evecs, gx, gy = diffusion_net.geometry.compute_operators(
+            torch.tensor(s.verts, dtype=torch.float64), torch.tensor(s.faces, dtype=torch.int64), k_eig)
+        ops.append([t.to(torch.float32) for t in (mass, L, evals, evecs, gx, gy)])
+    sizes = [int(o[0].shape[0]) for o in ops]
+    stacked = len(ops) > 1 and len(set(sizes)) == 1
+    if stacked:  # its own [B, N, C] batching (sparse operators stacked along a batch dimension)
+        ops = [[torch.stack([o[i] for o in ops]) for i in range(6)]]
+
+    class Peer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = diffusion_net.layers.DiffusionNet(
+                in_channels, out_channels, C_width=width, N_block=n_blocks, dropout=dropout > 0,
+                with_gradient_features=True, with_gradient_rotations=True, diffusion_method="spectral")
+            self.ops = ops
+            self.batching = "one [B, N, C] batch" if stacked else ("mesh by mesh" if len(sizes) > 1 else "one mesh")
+
+        def _apply(self, fn, *args, **kwargs):  # .to(device) moves the held operators too
+            super()._apply(fn, *args, **kwargs)
+            self.ops = [[fn(t) for t in o] for o in self.ops]
+            return self
+
+        def forward(self, x, batch=None):
+            if stacked:
+                mass, L, evals, evecs, gx, gy = self.ops[0]
+                out = self.net(x.reshape(len(sizes), sizes[0], -1), mass, L=L, evals=evals, evecs=evecs,
+                               gradX=gx, gradY=gy)
+                return out.reshape(x.shape[0], -1)
+            outs = []
+            for xb, (mass, L, evals, evecs, gx, gy) in zip(torch.split(x, sizes), self.ops):
+                outs.append(self.net(xb, mass, L=L, evals=evals, evecs=evecs, gradX=gx, gradY=gy))
+            return torch.cat(outs)
+
+    if dropout not in (0, 0.5):
+        print(f"note: DiffusionNet's dropout is fixed at p = 0.5, ours is {dropout}", file=sys.stderr)
+    return Peer()
+
+
 def _sync(device: str) -> None:
     if device != "cpu":
         import torch
@@ -134,7 +213,8 @@ def device_name(device: str) -> str:
     return torch.cuda.get_device_name(torch.device(device))
 
 
-def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str], device: str = "cpu"):
+def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str], device: str = "cpu",
+           dn_src=None):
     import torch
 
     from geodesic_nets import compute_operators
@@ -151,6 +231,8 @@ def _setup(spec: str, cache: str, diffusion: str, k_eig: int, impls: list[str], 
     for impl in impls:
         if impl == "ours":
             models[impl] = DiffusionNet(16, 8, width=128, n_blocks=4, diffusion=diffusion, dropout=0.5)
+        elif impl == "diffusion-net":
+            models[impl] = _peer_model(spec, k_eig, dn_src, 16, 8)
         else:
             models[impl] = _reference_model(16, 8)
     if device != "cpu":
@@ -176,10 +258,11 @@ def _runners(model, x, batch):
     return {"fwd": fwd, "fwd_bwd": fwd_bwd}
 
 
-def _child_memory(spec: str, cache: str, diffusion: str, k_eig: int, impl: str, device: str = "cpu") -> dict:
+def _child_memory(spec: str, cache: str, diffusion: str, k_eig: int, impl: str, device: str = "cpu",
+                  dn_src=None) -> dict:
     """Peak resident memory of one forward + backward (fresh process, one implementation); on a GPU
     also the peak allocated GPU memory (reset after the set-up, so resident batch + model + the call)."""
-    batch, x, models = _setup(spec, cache, diffusion, k_eig, [impl], device)
+    batch, x, models = _setup(spec, cache, diffusion, k_eig, [impl], device, dn_src)
     if device != "cpu":
         import torch
 
@@ -194,9 +277,10 @@ def _child_memory(spec: str, cache: str, diffusion: str, k_eig: int, impl: str, 
 
 
 def _child_time(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int, impls: list[str],
-                device: str = "cpu") -> list[dict]:
-    """Medians of interleaved runs (ours, reference, ours, ...): load on a shared machine hits both."""
-    batch, x, models = _setup(spec, cache, diffusion, k_eig, impls, device)
+                device: str = "cpu", dn_src=None) -> list[dict]:
+    """Medians of interleaved runs (ours, [diffusion-net,] reference, ours, ...): load on a shared
+    machine hits all alike."""
+    batch, x, models = _setup(spec, cache, diffusion, k_eig, impls, device, dn_src)
     runs = {impl: _runners(m, x, batch) for impl, m in models.items()}
     times: dict[tuple[str, str], list[float]] = {}
     for name in ("fwd_bwd", "fwd"):
@@ -211,7 +295,9 @@ def _child_time(spec: str, cache: str, repeats: int, diffusion: str, k_eig: int,
                 times.setdefault((impl, name), []).append(time.perf_counter() - t0)
     return [
         {"spec": spec, "V": batch.total_verts, "impl": impl,
-         "fwd": statistics.median(times[(impl, "fwd")]), "fwd_bwd": statistics.median(times[(impl, "fwd_bwd")])}
+         "fwd": statistics.median(times[(impl, "fwd")]), "fwd_bwd": statistics.median(times[(impl, "fwd_bwd")]),
+         "params": sum(p.numel() for p in models[impl].parameters()),
+         **({"batching": models[impl].batching} if impl == "diffusion-net" else {})}
         for impl in impls
     ]
 
@@ -224,7 +310,11 @@ def main() -> None:
     ap.add_argument("--diffusion", default="spectral", choices=["spectral", "implicit"])
     ap.add_argument("--k-eig", type=int, default=128)
     ap.add_argument("--cache", default=None)
-    ap.add_argument("--impls", nargs="*", default=["ours", "reference"], choices=["ours", "reference"])
+    ap.add_argument("--impls", nargs="*", default=["ours", "reference"], choices=["ours", "diffusion-net", "reference"],
+                    help="'diffusion-net' is added (after ours) whenever --diffusion-net or $DIFFUSION_NET_SRC is set")
+    ap.add_argument("--diffusion-net", default=None, metavar="PATH",
+                    help="a checkout of nmwsharp/diffusion-net, the repository or its src folder "
+                         "(default $DIFFUSION_NET_SRC; the peer is skipped when neither is set)")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N: model, inputs and operators")
     ap.add_argument("--out", default=None, help="also write the rows, device name and command as JSON here")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -232,13 +322,31 @@ def main() -> None:
     args = ap.parse_args()
     cache = args.cache or os.path.join(tempfile.gettempdir(), "geodesic_nets_bench_cache")
     check_device(ap, args.device)
+    dn_src = _diffusionnet_src(args.diffusion_net)
     if args.child:
         if args.impl:
-            print(json.dumps(_child_memory(args.child, cache, args.diffusion, args.k_eig, args.impl, args.device)))
+            print(json.dumps(_child_memory(args.child, cache, args.diffusion, args.k_eig, args.impl, args.device,
+                                           dn_src)))
         else:
             print(json.dumps(_child_time(args.child, cache, args.repeats, args.diffusion, args.k_eig, args.impls,
-                                         args.device)))
+                                         args.device, dn_src)))
         return
+    extra = {}
+    if dn_src is not None and args.diffusion != "spectral":
+        msg = ("DiffusionNet's implicit_dense diffusion factors a dense (B, C, V, V) system "
+               "(12.8 GB at 5k vertices, width 128): the peer is skipped with --diffusion implicit")
+        print(f"note: {msg}", file=sys.stderr)
+        extra["diffusion_net_skipped"] = msg
+        args.impls = [i for i in args.impls if i != "diffusion-net"]
+        dn_src = None
+    elif dn_src is not None:
+        if "diffusion-net" not in args.impls:
+            args.impls.insert(1 if "ours" in args.impls else 0, "diffusion-net")
+        extra["diffusion_net_src"] = str(dn_src)
+        extra["diffusion_net_commit"] = _diffusionnet_commit(dn_src)
+        import sklearn  # noqa: F401  (diffusion_net.utils imports it: fail here, before any case)
+    elif "diffusion-net" in args.impls:
+        ap.error("--impls diffusion-net needs --diffusion-net PATH or $DIFFUSION_NET_SRC")
 
     from geodesic_nets import compute_operators
 
@@ -246,6 +354,9 @@ def main() -> None:
     where = f"{args.device} ({device_name(args.device)})" if gpu else "1 thread"
     header = (f"DiffusionNet width 128 x 4 blocks, k_eig {args.k_eig}, {args.diffusion}, float32, {where}, "
               f"median of {args.repeats}")
+    if "diffusion-net" in args.impls:
+        commit = extra.get("diffusion_net_commit")
+        header += f"; diffusion-net = nmwsharp/diffusion-net{' @ ' + commit[:7] if commit else ''}"
     rows = []
     for spec in [*args.sizes, *args.batch]:
         for s in _surfaces(spec):  # fill the cache outside the timed subprocess
@@ -253,6 +364,8 @@ def main() -> None:
         common = ["--diffusion", args.diffusion, "--k-eig", str(args.k_eig), "--cache", cache]
         if args.device != "cpu":
             common += ["--device", args.device]
+        if dn_src is not None:
+            common += ["--diffusion-net", str(dn_src)]
         mem = {}
         for impl in args.impls:
             cmd = [sys.executable, __file__, "--child", spec, "--impl", impl, *common]
@@ -264,17 +377,38 @@ def main() -> None:
             m = mem[r["impl"]]
             rows.append({**r, "peak_mb": m["peak_mb"], **({"gpu_peak_mb": m["gpu_peak_mb"]} if "gpu_peak_mb" in m else {})})
         if args.out:  # after every case, so that a run cut short keeps what it measured
-            write_json(args.out, "layers_diffusion", args.device, header, vars(args), rows)
+            write_json(args.out, "layers_diffusion", args.device, header, vars(args), rows, extra)
         print(f"done {spec}", file=sys.stderr)
     print(header)
-    print(f"{'mesh':>10} {'V':>8} {'impl':>10} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}"
+    print(f"{'mesh':>10} {'V':>8} {'impl':>13} {'fwd s':>8} {'fwd+bwd s':>10} {'peak MB':>9}"
           + (f" {'GPU peak MB':>12}" if gpu else ""))
     for r in rows:
-        print(f"{r['spec']:>10} {r['V']:>8} {r['impl']:>10} {r['fwd']:>8.3f} {r['fwd_bwd']:>10.3f} {r['peak_mb']:>9.0f}"
+        print(f"{r['spec']:>10} {r['V']:>8} {r['impl']:>13} {r['fwd']:>8.3f} {r['fwd_bwd']:>10.3f} {r['peak_mb']:>9.0f}"
               + (f" {r['gpu_peak_mb']:>12.0f}" if gpu else ""))
+    if "diffusion-net" in args.impls:
+        _print_comparison(rows, gpu)
 
 
-def write_json(path: str, benchmark: str, device: str, header: str, args: dict, rows: list[dict]) -> None:
+def _print_comparison(rows: list[dict], gpu: bool) -> None:
+    """Forward + backward, peak memory and parameters of ours, DiffusionNet and the reference side by side."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["spec"], r["V"]), {})[r["impl"]] = r
+    impls = [i for i in ("ours", "diffusion-net", "reference") if any(i in d for d in by.values())]
+    mem = "gpu_peak_mb" if gpu else "peak_mb"
+    print(f"\nforward + backward [s] | {'GPU ' if gpu else ''}peak MB | parameters: " + " / ".join(impls))
+    print(f"{'mesh':>10} {'V':>8} {'fwd+bwd s':>22} {'DN/ours':>8} {'peak MB':>18} {'params':>24}")
+    for (spec, v), d in by.items():
+        t = " / ".join(f"{d[i]['fwd_bwd']:.3f}" if i in d else "-" for i in impls)
+        m = " / ".join(f"{d[i][mem]:.0f}" if i in d else "-" for i in impls)
+        n = " / ".join(f"{d[i]['params']}" if i in d else "-" for i in impls)
+        ratio = (f"{d['diffusion-net']['fwd_bwd'] / d['ours']['fwd_bwd']:.2f}x"
+                 if "ours" in d and "diffusion-net" in d else "-")
+        print(f"{spec:>10} {v:>8} {t:>22} {ratio:>8} {m:>18} {n:>24}")
+
+
+def write_json(path: str, benchmark: str, device: str, header: str, args: dict, rows: list[dict],
+               extra: dict | None = None) -> None:
     """The rows of a layer benchmark with the device name, versions and command, as JSON at ``path``."""
     import platform
 
@@ -291,6 +425,7 @@ def write_json(path: str, benchmark: str, device: str, header: str, args: dict, 
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "args": {k: v for k, v in args.items() if k not in ("child", "impl", "case")},
         "header": header,
+        **(extra or {}),
         "rows": rows,
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)

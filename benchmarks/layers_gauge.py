@@ -11,12 +11,23 @@ Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/layers_gauge.py [--layers 4] [--repeats 5]
         [--sizes 5000 20000 100000] [--batch 8x5000] [--device cpu|cuda] [--out results.json]
+        [--gem-cnn PATH]
 
 ``--device cuda`` puts the network, the inputs and the batch's operators on the GPU, synchronizes
 before and after every timed call (the "cpu" time is then the host's, waiting included) and adds
 "GPU peak [MB]" (``torch.cuda.max_memory_allocated`` over the case, reset after its set-up: the
 resident batch and network plus the runs). ``--out FILE`` also writes the rows, the device name
 and the command as JSON. Without either option the run and its printed table are as before.
+
+``--gem-cnn PATH`` (default the environment variable ``GEM_CNN_SRC``; nothing happens when neither
+is set) names a checkout of https://github.com/Qualcomm-AI-research/gauge-equivariant-mesh-cnn
+(the repository, i.e. the folder holding its ``gem_cnn`` package; it is read from that path at run
+time, never copied into this project). The script checks that the path holds the package and that
+``gem_cnn``, its ``GemResNetBlock`` and its ``GemPrecomp`` transform import with the installed
+``torch_geometric``, and prints what failed otherwise. The peer's rows are not wired yet: no
+checkout was available on the machine where this option was written, so a GEM-CNN network built
+against an untested API would have been guesswork. Whatever the outcome, the message goes to
+stderr, into the header and into the JSON (``gem_cnn``), and our rows are measured as before.
 """
 
 from __future__ import annotations
@@ -40,6 +51,36 @@ def _torus_for(n_verts: int):
     n_minor = max(8, int(round((n_verts / 2) ** 0.5)))
     n_major = max(8, int(round(n_verts / n_minor)))
     return primitives.torus(n_major, n_minor)
+
+
+def gem_cnn_status(path: str | None) -> dict | None:
+    """Where a GEM-CNN checkout is and whether it imports: ``None`` when no path is given, else a dict
+    with ``src``, ``commit``, ``imports`` (bool) and ``message``."""
+    import importlib
+    from pathlib import Path
+
+    path = path or os.environ.get("GEM_CNN_SRC")
+    if not path:
+        return None
+    p = Path(path).expanduser().resolve()
+    out = {"src": str(p), "commit": None, "imports": False}
+    if not (p / "gem_cnn" / "__init__.py").is_file():
+        found = "does not exist" if not p.exists() else "holds no gem_cnn package (give the repository)"
+        out["message"] = f"GEM-CNN peer skipped: {p} {found}"
+        return out
+    head = subprocess.run(["git", "-C", str(p), "rev-parse", "HEAD"], check=False, capture_output=True, text=True)
+    out["commit"] = head.stdout.strip() or None
+    sys.path.insert(0, str(p))
+    try:
+        for mod in ("gem_cnn", "gem_cnn.nn.gem_res_net_block", "gem_cnn.transform.gem_precomp"):
+            importlib.import_module(mod)
+    except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+        out["message"] = f"GEM-CNN peer skipped: importing {mod} from {p} failed: {type(exc).__name__}: {exc}"
+        return out
+    out["imports"] = True
+    out["message"] = (f"GEM-CNN imports from {p} (commit {out['commit']}), but its network is not wired into "
+                      "this benchmark yet: peer rows skipped")
+    return out
 
 
 def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: str, device: str = "cpu") -> dict:
@@ -106,6 +147,9 @@ def main() -> None:
     p.add_argument("--nonlinearity", choices=["regular", "norm"], default="regular")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda / cuda:N: network, inputs and operators")
     p.add_argument("--out", default=None, help="also write the rows, device name and command as JSON here")
+    p.add_argument("--gem-cnn", default=None, metavar="PATH",
+                   help="a checkout of Qualcomm-AI-research/gauge-equivariant-mesh-cnn (default $GEM_CNN_SRC): "
+                        "checked for import; see the module docstring")
     p.add_argument("--case", help=argparse.SUPPRESS)
     a = p.parse_args()
     from layers_diffusion import check_device, device_name, write_json
@@ -123,6 +167,10 @@ def main() -> None:
     where = f"{a.device} ({device_name(a.device)})" if gpu else "1 thread"
     header = (f"GaugeEquivariantNet, {a.layers} layers, types 16x(0,1,2) = 80 channels, {a.nonlinearity} nonlinearity, "
               f"float32, {where}")
+    gem = gem_cnn_status(a.gem_cnn)
+    if gem is not None:
+        print(gem["message"], file=sys.stderr)
+        header += f"; {gem['message']}"
     print(header)
     print(f"{'meshes x V':>12} {'V total':>9} {'E':>9} {'fwd wall/cpu [s]':>17} {'fwd+bwd wall/cpu [s]':>21} {'peak [MB]':>10}"
           + (f" {'GPU peak [MB]':>14}" if gpu else ""))
@@ -137,7 +185,7 @@ def main() -> None:
         print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {fwd:>17} {fb:>21} {r['peak_mb']:>10.0f}"
               + (f" {r['gpu_peak_mb']:>14.0f}" if gpu else ""), flush=True)
         if a.out:  # after every case, so that a run cut short keeps what it measured
-            write_json(a.out, "layers_gauge", a.device, header, vars(a), rows)
+            write_json(a.out, "layers_gauge", a.device, header, vars(a), rows, {"gem_cnn": gem} if gem else None)
 
 
 if __name__ == "__main__":
