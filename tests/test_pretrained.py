@@ -179,10 +179,31 @@ def test_cli_evaluate_and_predict_with_a_pretrained_file(trained, folder, tmp_pa
     assert main(["predict", "--pretrained", str(path), str(src), str(tgt)]) == 2  # no --out
 
 
-@pytest.mark.parametrize("name", available_pretrained())
+SHIPPED_CORRESPONDENCE = [n for n in available_pretrained() if load_pretrained(n).task_name != "classification"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_CORRESPONDENCE)
 def test_shipped_models_load_and_map_a_small_pair(name, folder):
     run = load_pretrained(name)
     a, b = run.samples([folder / "shapes" / "shape_a.off", folder / "shapes" / "shape_b.ply"])
     p2p = run.point_map(a, b)
     assert p2p.shape == (b.operators.num_verts,) and int(p2p.min()) >= 0
     assert int(p2p.max()) < a.operators.num_verts
+
+
+def test_shipped_shrec11_classifier_labels_a_shape(folder):
+    run = load_pretrained("shrec11")
+    assert run.task_name == "classification" and len(run.class_names) == 30
+    (sample,) = run.samples([folder / "shapes" / "shape_a.off"])
+    logits = run.outputs(sample)
+    assert logits.shape == (1, 30) and torch.isfinite(logits).all()
+
+
+@pytest.mark.shared_data
+def test_shipped_shrec11_classifier_on_its_test_split(capsys):
+    from conftest import shared_data_path
+
+    root = shared_data_path("shrec11")
+    assert main(["evaluate", "--pretrained", "shrec11", "--root", str(root), "--no-progress"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["n"] == 300 and metrics["accuracy"] >= 0.99  # 1.0 when exported (split seed 0)

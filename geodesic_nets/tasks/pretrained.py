@@ -106,6 +106,7 @@ def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, ch
         "description": description,
         "package_version": __version__,
         "task": config.get("record", {}).get("task", cfg.task),
+        "class_names": config.get("record", {}).get("train_set", {}).get("class_names"),
         "experiment": experiment,
         "model_spec": spec,
         "record": to_jsonable(record or {}),
@@ -155,4 +156,4 @@ def load_pretrained(name: str | os.PathLike, *, device: str | None = None):
                               f"from its specification ({first})", path=path) from exc
     dev = torch.device(device) if device else _device(cfg)
     model.to(dev, cfg.train.torch_dtype).eval()
-    return Run(path, cfg, spec, model, state["task"], dev, cfg.train.torch_dtype, None)
+    return Run(path, cfg, spec, model, state["task"], dev, cfg.train.torch_dtype, state.get("class_names"))
