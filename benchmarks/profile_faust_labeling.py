@@ -51,6 +51,9 @@ def main(argv=None) -> int:
     p.add_argument("--table", type=int, default=25, help="rows of the torch.profiler table (0: no profiler)")
     p.add_argument("--eval", action="store_true", help="also time the monitoring evaluation on the test split")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None, help="override the config's dtype")
+    p.add_argument("--weights", help="a checkpoint whose model weights replace the fresh initialization "
+                   "(e.g. a run's checkpoints/last.pt: later epochs can be slower than the first)")
+    p.add_argument("--flush-denormal", action="store_true", help="torch.set_flush_denormal(True) before the steps")
     p.add_argument("--print-losses", action="store_true",
                    help="print every step's loss (to compare two versions of the code step by step)")
     args = p.parse_args(argv)
@@ -65,6 +68,12 @@ def main(argv=None) -> int:
     task = make_task(cfg, train_set)
     torch.manual_seed(0)
     model = build_model(model_spec(cfg, train_set))
+    if args.weights:
+        from geodesic_nets.tasks.checkpoint import load_checkpoint
+
+        model.load_state_dict(load_checkpoint(args.weights)["model"])
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
     info = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
     opt = build_optimization(model, cfg.train, info, None)
     loader = make_loader(train_set, cfg.train, info)
