@@ -72,10 +72,12 @@ def _loss_and_grads(fn, params, t):
 
 def test_sharply_peaked_logits_match_the_reference(monkeypatch):
     """Logits spread over thousands (a trained head): the clamp before exp, which keeps the
-    exponentials out of the slow subnormal range, changes nothing: float64 equals the reference;
-    float32 is the same bit for bit with and without the clamp, and within 1e-4 of the float64
-    result relative to its scale."""
-    import geodesic_nets.nn.linear_cross_entropy as module
+    exponentials out of the slow subnormal range, changes nothing visible: float64 equals the
+    reference; float32 differs from the unclamped computation by less than 1e-30 absolute, and is
+    within 1e-4 of the float64 result relative to its scale."""
+    import sys
+
+    module = sys.modules[linear_cross_entropy.__module__]  # the package re-exports a function of the same name
 
     fused = lambda x, w, b, t: linear_cross_entropy(x, w, b, t, chunk_rows=16)  # noqa: E731
     exact = _loss_and_grads(linear_cross_entropy_reference, *_peaked(torch.float64))
@@ -86,7 +88,7 @@ def test_sharply_peaked_logits_match_the_reference(monkeypatch):
         assert (o - e).abs().max() <= 1e-4 * e.abs().max()
     monkeypatch.setattr(module, "_exp_floor", lambda dtype: -float("inf"))
     for o, u in zip(clamped, _loss_and_grads(fused, *_peaked(torch.float32))):
-        assert torch.equal(o, u)
+        assert (o - u).abs().max() <= 1e-30  # clamped terms: a few 1e-38 each, where exp gave 0
 
 
 def test_float32_agrees_with_float64():
