@@ -24,7 +24,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -35,46 +34,21 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 HERE = Path(__file__).resolve().parent
 
+from _training_setup import build_training, common_arguments, finish_training  # noqa: E402
+
 
 def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
     import geodesic_nets.tasks.functional_maps.task as fm_task
-    from geodesic_nets.tasks.distributed import DistInfo
-    from geodesic_nets.tasks.experiment import ExperimentConfig
-    from geodesic_nets.tasks.models import build_model
-    from geodesic_nets.tasks.runner import load_datasets, make_task, model_spec
     from geodesic_nets.tasks.trainer.epoch import _train_step
-    from geodesic_nets.tasks.trainer.setup import build_optimization, make_loader
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", required=True)
-    p.add_argument("--cache", default=None)
-    p.add_argument("--config", default="faust_r_supervised")
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--table", type=int, default=25, help="rows of the torch.profiler table (0: no profiler)")
-    p.add_argument("--eval", action="store_true", help="also time the end-of-run evaluation on the test split")
-    p.add_argument("--dtype", choices=["float32", "float64"], default=None, help="override the config's dtype")
-    p.add_argument("--print-losses", action="store_true",
-                   help="print every step's loss (to compare two versions of the code step by step)")
+    p = common_arguments(__doc__, "faust_r_supervised", "also time the end-of-run evaluation on the test split")
     args = p.parse_args(argv)
-
-    base = ExperimentConfig.from_toml(HERE / "experiments" / f"{args.config}.toml")
-    train_cfg = base.train.replace(seed=0, progress=False, **({"dtype": args.dtype} if args.dtype else {}))
-    cfg = base.replace(root=args.root, cache_dir=args.cache, train=train_cfg)
-    t0 = time.perf_counter()
-    data = load_datasets(cfg, ["train"] + ([cfg.eval_split] if args.eval else []), progress=False)
-    print(f"datasets loaded in {time.perf_counter() - t0:.1f} s")
-    train_set = data["train"]
-    task = make_task(cfg, train_set)
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(model_spec(cfg, train_set))
-    info = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-    opt = build_optimization(model, cfg.train, info, None)
-    loader = make_loader(train_set, cfg.train, info)
-    loader.start_epoch(0)
+    t = build_training(args, None)
+    t = finish_training(t)
+    cfg, data, task, model, info, opt, loader = t.cfg, t.data, t.task, t.model, t.info, t.opt, t.loader
 
     phases: dict[str, list[float]] = {}
     marks: dict[str, float] = {}
