@@ -11,6 +11,8 @@ module                    contents
 ``validate``              checks on point clouds before the compiled extensions
 ``laplacian``             cotan / robust Laplacians and mass matrices
 ``spectral``              eigenpairs of ``L phi = lambda M phi``
+``factorization``         the eigensolver's sparse factorizations (CHOLMOD via cholespy, own, SuperLU)
+``sparse_cholesky``       the package's multifrontal sparse Cholesky
 ``frames``                vertex tangent frames (gauges)
 ``connection``            discrete Levi-Civita connection (its sign conventions)
 ``tangent_space``         intrinsic edge angles of a mesh (vertex tangent spaces)
