@@ -205,7 +205,7 @@ class Run:
             task = FunctionalMapTask(**self.experiment.task_options)
             maps = task.maps(self.model, [source, target], [(0, 1)], device=self.device, dtype=self.dtype)
             return maps[(0, 1)]
-        if self.task_name == "vertex_labeling":
+        if self.task_name == VertexLabelingTask.name:  # "correspondence": labels are template vertices
             # both shapes labelled with template vertices: match target vertices to source vertices of the same label
             ls, lt = self.outputs(source).argmax(1), self.outputs(target).argmax(1)
             first = torch.full((int(max(ls.max(), lt.max())) + 1,), -1, dtype=torch.int64)
