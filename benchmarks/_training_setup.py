@@ -76,3 +76,35 @@ def finish_training(t: Training) -> Training:
     t.loader = make_loader(t.data["train"], t.cfg.train, t.info)
     t.loader.start_epoch(0)
     return t
+
+
+def report_steps(phases: dict, losses: list, t: Training, args: argparse.Namespace, *, lr: float,
+                 width: int = 70, digits: int = 3) -> None:
+    """Print the median of each phase, the losses (``--print-losses``) and the epoch estimate."""
+    import statistics
+
+    print(f"\nper-step phases, median of {args.steps} steps (batch_size={t.cfg.train.batch_size}, {t.opt.dtype}):")
+    for k, v in phases.items():
+        print(f"  {k:{width}s} {statistics.median(v):8.{digits}f} s")
+    if args.print_losses:
+        print(f"losses of the {len(losses)} steps ({t.opt.dtype}, lr {lr}, seed 0):")
+        for i, v in enumerate(losses):
+            print(f"  step {i + 1:3d}  {v!r}")
+    per_step = statistics.median(phases["step total"])
+    print(f"  -> scaled to an epoch of {t.loader.steps_per_epoch} steps: {per_step * t.loader.steps_per_epoch:.1f} s")
+
+
+def profiler_table(t: Training, batches, args: argparse.Namespace, *, lr: float) -> None:
+    """A torch.profiler table (``--table`` rows) of up to two more training steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from geodesic_nets.tasks.trainer.epoch import _train_step
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(min(args.steps, 2)):
+            sb = next(batches, None)
+            if sb is None:
+                break
+            _train_step(t.opt, t.task, sb.to(t.info.device, t.opt.dtype), lr=lr, config=t.cfg.train, epoch=0,
+                        global_step=0)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.table))

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 HERE = Path(__file__).resolve().parent
 
-from _training_setup import build_training, common_arguments, finish_training  # noqa: E402
+from _training_setup import build_training, common_arguments, finish_training, profiler_table, report_steps  # noqa: E402,E501
 
 
 def main(argv=None) -> int:
@@ -98,27 +97,9 @@ def main(argv=None) -> int:
         one_step(False)
     for _ in range(args.steps):
         one_step(True)
-    print(f"\nper-step phases, median of {args.steps} steps (batch_size={cfg.train.batch_size}):")
-    for k, v in phases.items():
-        print(f"  {k:70s} {statistics.median(v):8.3f} s")
-    if args.print_losses:
-        print(f"losses of the {len(losses)} steps ({opt.dtype}, lr 1e-3, seed 0):")
-        for i, v in enumerate(losses):
-            print(f"  step {i + 1:3d}  {v!r}")
-    per_step = statistics.median(phases["step total"])
-    print(f"  -> scaled to an epoch of {loader.steps_per_epoch} steps: {per_step * loader.steps_per_epoch:.1f} s")
-
+    report_steps(phases, losses, t, args, lr=1e-3)
     if args.table:
-        from torch.profiler import ProfilerActivity, profile
-
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(min(args.steps, 2)):
-                sb = next(it, None)
-                if sb is None:
-                    break
-                sb = sb.to(info.device, opt.dtype)
-                _train_step(opt, task, sb, lr=1e-3, config=cfg.train, epoch=0, global_step=0)
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.table))
+        profiler_table(t, it, args, lr=1e-3)
     if args.eval:
         from geodesic_nets.tasks.trainer.evaluation import evaluate
 
