@@ -147,17 +147,23 @@ def eig_block(L, mass, k, backend: str) -> tuple[np.ndarray, int]:
     return evals, es.num_solves
 
 
-def eig_eigsh_cholmod(L, mass, k, backend: str = "cholmod") -> tuple[np.ndarray, int]:
-    n = L.shape[0]
+def _counted_shifted_solve(L, mass, k, backend: str):
+    """(sigma, a solve with L - sigma M by ``backend`` that counts right-hand sides, the count)."""
     sigma = -0.05 * 4 * np.pi * k / mass.sum()
     solve = FACTORS[backend]((L - sigma * sp.diags(mass)).tocsc())
     count = [0]
 
-    def opinv(x):
-        count[0] += 1
+    def counted(x):
+        count[0] += x.shape[1] if x.ndim == 2 else 1
         return solve(x)
 
-    op = spla.LinearOperator((n, n), matvec=opinv, dtype=np.float64)
+    return sigma, counted, count
+
+
+def eig_eigsh_cholmod(L, mass, k, backend: str = "cholmod") -> tuple[np.ndarray, int]:
+    n = L.shape[0]
+    sigma, solve, count = _counted_shifted_solve(L, mass, k, backend)
+    op = spla.LinearOperator((n, n), matvec=solve, dtype=np.float64)
     v0 = np.random.default_rng(0).standard_normal(n)
     evals = spla.eigsh(L, k=k, M=sp.diags(mass).tocsc(), sigma=sigma, OPinv=op, tol=1e-8, v0=v0,
                        return_eigenvectors=False)
@@ -166,14 +172,7 @@ def eig_eigsh_cholmod(L, mass, k, backend: str = "cholmod") -> tuple[np.ndarray,
 
 def eig_lobpcg_cholmod(L, mass, k, backend: str = "cholmod") -> tuple[np.ndarray, int]:
     n = L.shape[0]
-    sigma = -0.05 * 4 * np.pi * k / mass.sum()
-    solve = FACTORS[backend]((L - sigma * sp.diags(mass)).tocsc())
-    count = [0]
-
-    def prec(x):
-        count[0] += x.shape[1] if x.ndim == 2 else 1
-        return solve(x)
-
+    _, prec, count = _counted_shifted_solve(L, mass, k, backend)
     X = np.random.default_rng(0).standard_normal((n, k + 16))
     evals, _ = spla.lobpcg(L, X, B=sp.diags(mass).tocsr(), M=spla.LinearOperator((n, n), matmat=prec, matvec=prec),
                            largest=False, tol=1e-8, maxiter=200)
