@@ -21,12 +21,14 @@ field, so that no symmetry makes the spectrum degenerate) with about the request
   ``scipy.sparse.linalg.eigsh(L + eps I, k, M, sigma=eps)`` (as DiffusionNet does), then Python
   loops over vertices for frames and the least-squares gradient and over edges for the transport.
 
-Where the 5k case goes (``compute_operators`` of a 5,000-vertex bumpy torus, k=128, 0.39 s in the
-run of 2026-12-06, cProfile of the eigensolve): the eigenpairs take 0.31-0.34 s of it, of which
-the block Krylov method's dense products (Gram-Schmidt against the basis, Ritz vectors at a
-restart) 43 %, the 624 right-hand-side solves with the CHOLMOD factor (cholespy) 17 %, the Ritz
-extractions (9 dense eigensolves of the projected matrix) 16 %, Cholesky-QR of the new blocks 8 %,
-the factorization 5 %; the Laplacian, frames, connection and gradient together 0.04-0.05 s.
+Where the 5k case goes (``compute_operators`` of a 5,000-vertex bumpy torus, k=128: 0.34-0.39 s,
+of which the eigenpairs 0.29-0.34 s), from
+``OMP_NUM_THREADS=1 python -m cProfile -s tottime benchmarks/precompute.py --worker ours --n 5000
+--k 128 --repeats 3`` (2026-12-07): of the eigensolve, the block Krylov method's dense products
+(Gram-Schmidt against the basis, Ritz vectors at a restart) 47 %, the right-hand-side solves with
+the CHOLMOD factor (cholespy) 17 %, the Ritz extractions (dense eigensolves of the projected
+matrix) 15 %, Cholesky-QR of the new blocks 8 %, the factorization 5 %; the Laplacian, frames,
+connection and gradient together 0.04-0.05 s.
 Before this session the Ritz extraction ran after every block with LAPACK's subset driver and
 took 45 % of the solve, and the sign convention's ``evecs**3`` (a ``pow`` call) another 70 ms.
 
