@@ -347,7 +347,10 @@ def main(argv=None) -> int:
         print(f"case {f['case']} ({f['mutation']}, {f['file']}): {f['outcome']}: {f['message']}")
     print(f"{args.cases} cases in {result['seconds']:.0f} s, {len(result['failures'])} failures")
     if args.json:
-        Path(args.json).write_text(json.dumps({**result, "command": " ".join(["python", "benchmarks/fuzz.py", *argv])},
+        from geodesic_nets.tasks.records import environment_record
+
+        command = " ".join(["python", "benchmarks/fuzz.py", *argv])
+        Path(args.json).write_text(json.dumps({**result, "command": command, "environment": environment_record()},
                                               indent=2))
     return 1 if result["failures"] else 0
 
