@@ -7,12 +7,29 @@ a slow pass walk the lines to name the first offending one in the error message.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 
 from ..errors import MeshFormatError
 
-__all__ = ["parse_columns", "parse_polygons", "fan_triangulate", "triangulate_logged", "strip_comments"]
+__all__ = ["load_table", "parse_columns", "parse_polygons", "fan_triangulate", "triangulate_logged",
+           "strip_comments"]
+
+
+def load_table(lines: list[str], dtype: type, usecols: tuple[int, ...] | None = None) -> np.ndarray | None:
+    """``np.loadtxt`` of ``lines`` (shape (len(lines), columns)), or None when numpy cannot read them.
+
+    Integer columns must hold integers: numpy 1.x's ``loadtxt`` reads ``"3.5"`` as 3 with a
+    ``DeprecationWarning`` (numpy 2 refuses it); that warning is turned into a failure here, so
+    every numpy gives the caller's slow path, and its error message, the same lines.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            return np.loadtxt(lines, dtype=dtype, usecols=usecols, comments=None, ndmin=2)
+    except (ValueError, OverflowError, TypeError, DeprecationWarning):
+        return None
 
 
 def strip_comments(text: str) -> list[str]:
@@ -45,12 +62,9 @@ def parse_columns(
     n, k = len(lines), len(cols)
     if n == 0:
         return np.zeros((0, k), dtype=dtype)
-    try:
-        arr = np.loadtxt(lines, dtype=dtype, usecols=cols, comments=None, ndmin=2)
-        if arr.shape == (n, k):
-            return arr
-    except (ValueError, OverflowError, TypeError):
-        pass
+    arr = load_table(lines, dtype, cols)
+    if arr is not None and arr.shape == (n, k):
+        return arr
     kind = "an integer" if dtype is np.int64 else "a number"
     rows = []
     for i, line in enumerate(lines):
@@ -122,12 +136,9 @@ def parse_polygons(lines: list[str], *, path: str, what: str = "face") -> tuple[
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     # Fast path: all triangles.
-    try:
-        arr = np.loadtxt(lines, dtype=np.int64, usecols=(0, 1, 2, 3), comments=None, ndmin=2)
-        if arr.shape == (n, 4) and np.all(arr[:, 0] == 3):
-            return arr[:, 1:].ravel(), np.full(n, 3, dtype=np.int64)
-    except (ValueError, OverflowError, TypeError):
-        pass
+    arr = load_table(lines, np.int64, (0, 1, 2, 3))
+    if arr is not None and arr.shape == (n, 4) and np.all(arr[:, 0] == 3):
+        return arr[:, 1:].ravel(), np.full(n, 3, dtype=np.int64)
     flat: list[int] = []
     counts = np.empty(n, dtype=np.int64)
     for i, line in enumerate(lines):

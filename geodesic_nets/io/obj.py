@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import MeshFormatError
 from ._files import PathLike, atomic_write_bytes, decode_text, read_bytes
-from ._text import parse_columns, triangulate_logged
+from ._text import load_table, parse_columns, triangulate_logged
 
 __all__ = ["read_obj", "write_obj"]
 
@@ -40,11 +40,8 @@ def _face_tokens_fast(flines: list[str]) -> tuple[np.ndarray, np.ndarray] | None
     if "#" in joined:
         return None
     s = joined.replace("//", " ").replace("/", " ")
-    try:
-        arr = np.loadtxt(s.split("\n"), dtype=np.int64, comments=None, ndmin=2)
-    except (ValueError, OverflowError, TypeError):
-        return None
-    if arr.shape[0] != len(flines) or arr.shape[1] % k:
+    arr = load_table(s.split("\n"), np.int64)
+    if arr is None or arr.shape[0] != len(flines) or arr.shape[1] % k:
         return None
     n = arr.shape[1] // k
     if n < 3 or joined.count("/") != slashes * n * len(flines):

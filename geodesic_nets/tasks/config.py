@@ -196,13 +196,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     GeodesicNetsError
         The file is missing, unreadable or not valid TOML (the message names the file).
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ImportError:
-            raise GeodesicNetsError("reading TOML needs Python >= 3.11 or the 'tomli' package") from None
+    import tomllib
+
     p = Path(path)
     try:
         with open(p, "rb") as fh:

@@ -96,7 +96,7 @@ class EpochLoader:
     def start_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
         self.generator.manual_seed(
-            int(np.random.SeedSequence([self.seed, epoch, self.rank]).generate_state(1, np.uint64)[0] >> 1)
+            int(np.random.SeedSequence([self.seed, epoch, self.rank]).generate_state(1, np.uint64)[0]) >> 1
         )
 
 
