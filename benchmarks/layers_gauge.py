@@ -19,15 +19,19 @@ before and after every timed call (the "cpu" time is then the host's, waiting in
 resident batch and network plus the runs). ``--out FILE`` also writes the rows, the device name
 and the command as JSON. Without either option the run and its printed table are as before.
 
-``--gem-cnn PATH`` (default the environment variable ``GEM_CNN_SRC``; nothing happens when neither
-is set) names a checkout of https://github.com/Qualcomm-AI-research/gauge-equivariant-mesh-cnn
-(the repository, i.e. the folder holding its ``gem_cnn`` package; it is read from that path at run
-time, never copied into this project). The script checks that the path holds the package and that
-``gem_cnn``, its ``GemResNetBlock`` and its ``GemPrecomp`` transform import with the installed
-``torch_geometric``, and prints what failed otherwise. The peer's rows are not wired yet: no
-checkout was available on the machine where this option was written, so a GEM-CNN network built
-against an untested API would have been guesswork. Whatever the outcome, the message goes to
-stderr, into the header and into the JSON (``gem_cnn``), and our rows are measured as before.
+``--gem-cnn PATH`` (default the environment variable ``GEM_CNN_SRC``) names a checkout of
+https://github.com/Qualcomm-AI-research/gauge-equivariant-mesh-cnn (the repository, i.e. the folder
+holding its ``gem_cnn`` package; it is read from that path at run time, never copied into this
+project). Each case then also runs GEM-CNN's own network, in its own fresh process right after
+ours: ``layers / 2`` ``GemResNetBlock``s (two ``GemConv``s each, so as many convolutions as ours),
+16 channels per order 0..2 (80 channels), regular nonlinearity with 11 samples, 2 radial rings, a
+linear head on the order-0 part; inputs 16 scalars, float32, on its own pre-computation
+(``compute_normals_edges_from_mesh``, ``SimpleGeometry``, ``GemPrecomp``; not timed, as our
+``compute_operators`` is not). Its transforms import ``torch_scatter`` and ``torch_sparse``, which
+have no wheel for the torch build here: where they do not import, ``benchmarks/peer_shims`` stands
+in (torch's native ``scatter_reduce``; the timed ``GemConv`` uses neither), and the JSON says so.
+The rows carry ``impl`` ("ours" or "gem_cnn"); a checkout that does not import is reported on
+stderr, in the header and in the JSON (``gem_cnn``), and our rows are measured as before.
 """
 
 from __future__ import annotations
@@ -55,8 +59,7 @@ def _torus_for(n_verts: int):
 
 def gem_cnn_status(path: str | None) -> dict | None:
     """Where a GEM-CNN checkout is and whether it imports: ``None`` when no path is given, else a dict
-    with ``src``, ``commit``, ``imports`` (bool) and ``message``."""
-    import importlib
+    with ``src``, ``commit``, ``imports`` (bool), ``stand_ins`` and ``message``."""
     from pathlib import Path
 
     path = path or os.environ.get("GEM_CNN_SRC")
@@ -70,17 +73,45 @@ def gem_cnn_status(path: str | None) -> dict | None:
         return out
     head = subprocess.run(["git", "-C", str(p), "rev-parse", "HEAD"], check=False, capture_output=True, text=True)
     out["commit"] = head.stdout.strip() or None
-    sys.path.insert(0, str(p))
     try:
-        for mod in ("gem_cnn", "gem_cnn.nn.gem_res_net_block", "gem_cnn.transform.gem_precomp"):
-            importlib.import_module(mod)
+        out["stand_ins"] = _import_gem_cnn(str(p))
     except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
-        out["message"] = f"GEM-CNN peer skipped: importing {mod} from {p} failed: {type(exc).__name__}: {exc}"
+        out["message"] = f"GEM-CNN peer skipped: importing gem_cnn from {p} failed: {type(exc).__name__}: {exc}"
         return out
     out["imports"] = True
-    out["message"] = (f"GEM-CNN imports from {p} (commit {out['commit']}), but its network is not wired into "
-                      "this benchmark yet: peer rows skipped")
+    stand = (f"; torch's native scatter stands in for {', '.join(out['stand_ins'])} in its pre-computation "
+             "(benchmarks/peer_shims)") if out["stand_ins"] else ""
+    out["message"] = f"GEM-CNN from {p} (commit {out['commit']}) measured in the same run{stand}"
     return out
+
+
+def _time_network(forward, repeats: int, device: str) -> dict:
+    """Median wall and process-CPU seconds of ``forward()`` without gradients and of forward+backward
+    (of the mean squared output), ``repeats`` each, and the peak resident memory they added."""
+    import torch
+
+    from layers_diffusion import _sync
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fwd, fb, fwd_cpu, fb_cpu = [], [], [], []
+    for _ in range(repeats):
+        _sync(device)
+        t0, c0 = time.perf_counter(), time.process_time()
+        with torch.no_grad():
+            forward()
+        _sync(device)
+        fwd.append(time.perf_counter() - t0)
+        fwd_cpu.append(time.process_time() - c0)
+    for _ in range(repeats):
+        _sync(device)
+        t0, c0 = time.perf_counter(), time.process_time()
+        forward().square().mean().backward()
+        _sync(device)
+        fb.append(time.perf_counter() - t0)
+        fb_cpu.append(time.process_time() - c0)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return dict(fwd=statistics.median(fwd), fwd_bwd=statistics.median(fb), fwd_cpu=statistics.median(fwd_cpu),
+                fwd_bwd_cpu=statistics.median(fb_cpu), peak_mb=(rss1 - rss0) / 1024.0)
 
 
 def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: str, device: str = "cpu") -> dict:
@@ -105,37 +136,73 @@ def _case(n_meshes: int, n_verts: int, layers: int, repeats: int, nonlinearity: 
         batch, x, net = batch.to(device), x.to(device), net.to(device)
         _sync(device)
         torch.cuda.reset_peak_memory_stats()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fwd, fb, fwd_cpu, fb_cpu = [], [], [], []
-    for _ in range(repeats):
-        _sync(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        with torch.no_grad():
-            net(x, batch)
-        _sync(device)
-        fwd.append(time.perf_counter() - t0)
-        fwd_cpu.append(time.process_time() - c0)
-    for _ in range(repeats):
-        net.zero_grad(set_to_none=True)
-        _sync(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        net(x, batch).square().mean().backward()
-        _sync(device)
-        fb.append(time.perf_counter() - t0)
-        fb_cpu.append(time.process_time() - c0)
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    timing = _time_network(lambda: net(x, batch), repeats, device)
     extra = {"gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20} if gpu else {}
-    return dict(
-        V=batch.total_verts,
-        E=int(batch.edge_src.shape[0]),
-        meshes=n_meshes,
-        fwd=statistics.median(fwd),
-        fwd_bwd=statistics.median(fb),
-        fwd_cpu=statistics.median(fwd_cpu),
-        fwd_bwd_cpu=statistics.median(fb_cpu),
-        peak_mb=(rss1 - rss0) / 1024.0,
-        **extra,
-    )
+    return dict(V=batch.total_verts, E=int(batch.edge_src.shape[0]), meshes=n_meshes, **timing, **extra)
+
+
+def _gem_case(src: str, n_meshes: int, n_verts: int, layers: int, repeats: int, device: str = "cpu") -> dict:
+    """GEM-CNN's own network on the same torus: ``layers / 2`` ``GemResNetBlock``s (two ``GemConv``s
+    each, so as many convolutions as ours), 16 channels per order 0..2, 11 nonlinearity samples,
+    2 radial rings, then a linear map of the order-0 part to 8 outputs; its own pre-computation
+    (``compute_normals_edges_from_mesh``, ``SimpleGeometry``, ``GemPrecomp``), not timed."""
+    import torch
+    from torch_geometric.data import Batch, Data
+
+    from layers_diffusion import _sync
+
+    if layers % 2:
+        raise SystemExit("--gem-cnn needs an even --layers (GEM-CNN's blocks hold two convolutions)")
+    shims = _import_gem_cnn(src)
+    from gem_cnn.nn import GemResNetBlock
+    from gem_cnn.transform import GemPrecomp, SimpleGeometry, compute_normals_edges_from_mesh
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    s = _torus_for(n_verts)
+    one = Data(pos=torch.tensor(s.verts, dtype=torch.float32), face=torch.tensor(s.faces.T, dtype=torch.long))
+    one = GemPrecomp(n_rings=2, max_order=2)(SimpleGeometry()(compute_normals_edges_from_mesh(one)))
+    data = Batch.from_data_list([one] * n_meshes)
+    kw = dict(n_rings=2, band_limit=2, num_samples=11)
+    blocks = torch.nn.ModuleList([GemResNetBlock(16, 16, 0 if i == 0 else 2, 2, **kw) for i in range(layers // 2)])
+    head = torch.nn.Linear(16, 8)
+    x = torch.randn(data.num_nodes, 16, 1)
+    if device != "cpu":
+        data, x, blocks, head = data.to(device), x.to(device), blocks.to(device), head.to(device)
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats()
+
+    def forward():
+        h = x
+        for block in blocks:
+            h = block(h, data.edge_index, data.precomp, data.connection)
+        return head(h[:, :, 0])
+
+    timing = _time_network(forward, repeats, device)
+    extra = {"gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20} if device != "cpu" else {}
+    return dict(V=int(data.num_nodes), E=int(data.edge_index.shape[1]), meshes=n_meshes, stand_ins=shims,
+                **timing, **extra)
+
+
+def _import_gem_cnn(src: str) -> list[str]:
+    """Put the checkout ``src`` on the path and import ``gem_cnn``; where ``torch_scatter`` or
+    ``torch_sparse`` do not import, ``benchmarks/peer_shims`` stands in for them (see its README).
+    Returns the names of the stand-ins used."""
+    import importlib
+    from pathlib import Path
+
+    shims = []
+    for mod in ("torch_scatter", "torch_sparse"):
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            shims.append(mod)
+    if shims:
+        sys.path.insert(0, str(Path(__file__).resolve().parent / "peer_shims"))
+    sys.path.insert(0, src)
+    for mod in ("gem_cnn", "gem_cnn.nn.gem_res_net_block", "gem_cnn.transform.gem_precomp"):
+        importlib.import_module(mod)
+    return shims
 
 
 def main() -> None:
@@ -151,6 +218,7 @@ def main() -> None:
                    help="a checkout of Qualcomm-AI-research/gauge-equivariant-mesh-cnn (default $GEM_CNN_SRC): "
                         "checked for import; see the module docstring")
     p.add_argument("--case", help=argparse.SUPPRESS)
+    p.add_argument("--case-gem", help=argparse.SUPPRESS)
     a = p.parse_args()
     from layers_diffusion import check_device, device_name, write_json
 
@@ -158,6 +226,10 @@ def main() -> None:
     if a.case:
         b, v = (int(t) for t in a.case.split("x"))
         print(json.dumps(_case(b, v, a.layers, a.repeats, a.nonlinearity, a.device)))
+        return
+    if a.case_gem:
+        b, v = (int(t) for t in a.case_gem.split("x"))
+        print(json.dumps(_gem_case(a.gem_cnn or os.environ["GEM_CNN_SRC"], b, v, a.layers, a.repeats, a.device)))
         return
     cases = [(1, v) for v in a.sizes]
     if a.batch:
@@ -175,18 +247,30 @@ def main() -> None:
     print(f"{'meshes x V':>12} {'V total':>9} {'E':>9} {'fwd wall/cpu [s]':>17} {'fwd+bwd wall/cpu [s]':>21} {'peak [MB]':>10}"
           + (f" {'GPU peak [MB]':>14}" if gpu else ""))
     rows = []
+    peer = gem is not None and gem["imports"]
     for b, v in cases:
-        cmd = [sys.executable, __file__, "--case", f"{b}x{v}", "--layers", str(a.layers), "--repeats", str(a.repeats),
-               "--nonlinearity", a.nonlinearity, *(["--device", a.device] if gpu else [])]
-        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        rows.append({"case": f"{b}x{v}", **r})
-        fwd = f"{r['fwd']:.3f} / {r['fwd_cpu']:.3f}"
-        fb = f"{r['fwd_bwd']:.3f} / {r['fwd_bwd_cpu']:.3f}"
-        print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {fwd:>17} {fb:>21} {r['peak_mb']:>10.0f}"
-              + (f" {r['gpu_peak_mb']:>14.0f}" if gpu else ""), flush=True)
+        common = ["--layers", str(a.layers), "--repeats", str(a.repeats), *(["--device", a.device] if gpu else [])]
+        r = _worker([sys.executable, __file__, "--case", f"{b}x{v}", "--nonlinearity", a.nonlinearity, *common])
+        rows.append({"case": f"{b}x{v}", "impl": "ours", **r})
+        _print_row(b, v, r, gpu)
+        if peer:
+            g = _worker([sys.executable, __file__, "--case-gem", f"{b}x{v}", "--gem-cnn", gem["src"], *common])
+            rows.append({"case": f"{b}x{v}", "impl": "gem_cnn", **g})
+            _print_row(b, v, g, gpu, label=f"GEM-CNN ({g['fwd_bwd'] / r['fwd_bwd']:.1f}x)")
         if a.out:  # after every case, so that a run cut short keeps what it measured
             write_json(a.out, "layers_gauge", a.device, header, vars(a), rows, {"gem_cnn": gem} if gem else None)
 
+
+def _worker(cmd: list[str]) -> dict:
+    """Run one case in a fresh process (its own peak memory) and return its JSON line."""
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+
+
+def _print_row(b: int, v: int, r: dict, gpu: bool, label: str = "") -> None:
+    fwd = f"{r['fwd']:.3f} / {r['fwd_cpu']:.3f}"
+    fb = f"{r['fwd_bwd']:.3f} / {r['fwd_bwd_cpu']:.3f}"
+    print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {fwd:>17} {fb:>21} {r['peak_mb']:>10.0f}"
+          + (f" {r['gpu_peak_mb']:>14.0f}" if gpu else "") + (f"  {label}" if label else ""), flush=True)
 
 if __name__ == "__main__":
     main()
