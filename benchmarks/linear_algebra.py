@@ -233,10 +233,13 @@ def main() -> None:
             print(f"eig    V={row['V']:>8} {name:>15}: {row['seconds']:.3f} s, {solves} solves, eval diff {err:.1e} of lambda_max",
                   flush=True)
     versions = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__}
-    for mod in ("sksparse", "cholespy"):
+    from importlib.metadata import PackageNotFoundError, version
+
+    # the installed distributions' versions (cholespy 2.x still says 1.0.0 in its __version__)
+    for mod, dist in (("sksparse", "scikit-sparse"), ("cholespy", "cholespy")):
         try:
-            versions[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - missing or without a version attribute
+            versions[mod] = version(dist)
+        except PackageNotFoundError:
             versions[mod] = None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"command": " ".join(sys.argv), "k": args.k, "repeats": args.repeats,
