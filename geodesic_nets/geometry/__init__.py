@@ -30,6 +30,7 @@ module                    contents
 ``curvature``             angle defect, Gaussian and mean curvature
 ``anisotropic``           principal directions, anisotropic Laplacians, their patch heat kernels
 ``rotations``             the package's one uniform random rotation (SO(3))
+``decimation``            quadric-error decimation, with each new vertex's source vertex
 ========================  ==============================================================
 """
 
@@ -37,6 +38,7 @@ from . import (
     anisotropic,
     connection,
     curvature,
+    decimation,
     descriptors,
     elements,
     frames,
@@ -61,6 +63,7 @@ from .components import mesh_components
 from .connection import levi_civita_connection
 from .connection_laplacian import connection_laplacian
 from .curvature import angle_defect, gaussian_curvature, mean_curvature, principal_curvatures
+from .decimation import Decimation, decimate, non_manifold_edges
 from .descriptors import hks, hks_times, wks, wks_energies
 from .elements import (
     boundary_vertex_mask,
@@ -105,7 +108,7 @@ from .spectral import EigenSolver, eigen_basis
 
 _GATHERED = (
     anisotropic, elements, neighbors, laplacian, spectral, descriptors, curvature, frames, sampling, validate,
-    connection, gradient, geodesics, logmap, patches, rotations,
+    connection, gradient, geodesics, logmap, patches, rotations, decimation,
 )
 # every submodule's public names, less their upper-case tuning constants (those stay in the submodule)
 __all__ = [name for module in _GATHERED for name in module.__all__ if not name.isupper()]
