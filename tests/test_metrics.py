@@ -167,6 +167,28 @@ def test_zero_where_prediction_is_true(sphere):
     assert np.all(correspondence_geodesic_errors(sphere.verts, sphere.faces, true, true) == 0.0)
 
 
+class _DippingSolver:
+    """A solver whose distances dip below zero away from the source, as the heat method's can."""
+
+    def __init__(self, n):
+        self.num_verts = n
+
+    def distance(self, source):
+        d = np.abs(np.arange(self.num_verts, dtype=np.float64) - source)
+        d[(source + 2) % self.num_verts] = -2e-4
+        return d
+
+
+def test_negative_solver_distances_count_as_zero(sphere):
+    n = sphere.num_verts
+    ev = GeodesicErrorEvaluator(sphere.verts, sphere.faces, solver=_DippingSolver(n), normalize="none")
+    true = np.array([0, 5, 9])
+    pred = np.array([2, 8, 11])  # the dipping vertex of 0 and 9, three away from 5
+    np.testing.assert_array_equal(ev.errors(pred, true), [0.0, 3.0, 0.0])
+    curve = error_curve(ev.errors(pred, true))  # a curve can be drawn from them
+    assert curve.fractions[0] == pytest.approx(2 / 3)
+
+
 def test_matches_pairwise_reference_and_block_size(sphere):
     pred, true = _pairs(120, sphere.num_verts, 3)
     true[:40] = true[0]  # repeated true vertices share one solve
