@@ -4,10 +4,12 @@
 with ``solve(b)`` for ``b`` of shape (n,) or (n, r):
 
 * ``"cholespy"``: CHOLMOD (supernodal Cholesky) through the ``cholespy`` wheel, the default
-  where it is installed (fastest of the backends at 5k to 100k vertices, tied at 1M:
-  ``benchmarks/linear_algebra.py``);
+  where it is installed: the block eigensolver (k=128) is fastest on it at every size measured by
+  ``benchmarks/linear_algebra.py`` (5k 0.35 / 0.40 s with the builtin factor, 20k 1.68 / 2.02 s,
+  100k 11.9 / 12.4 s, 1M 269 / 280 s);
 * ``"builtin"``: the package's multifrontal Cholesky (:mod:`.sparse_cholesky`), used when
-  cholespy is missing;
+  cholespy is missing; kept because the two are within 4 % at 1M vertices (one run) and its
+  factorization alone is 1.7x faster there (34 / 58 s);
 * ``"superlu"``: SciPy's LU, and the fallback of a Cholesky that fails (a matrix that is not
   positive definite), with a warning.
 """
