@@ -16,7 +16,7 @@ each script). ``--out DIR`` makes each write its JSON (rows, device name, comman
 them the run and its output are as before. ``--diffusion-net PATH`` (a nmwsharp/diffusion-net
 checkout; default ``$DIFFUSION_NET_SRC``, which the children read themselves) adds DiffusionNet's
 own network beside ours in ``layers_diffusion.py``; ``--gem-cnn PATH`` (default ``$GEM_CNN_SRC``)
-is passed to ``layers_gauge.py``, which checks whether that GEM-CNN checkout imports.
+is passed to ``layers_gauge.py``, which then measures GEM-CNN's own network beside ours.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--diffusion-net", default=None, metavar="PATH",
                     help="nmwsharp/diffusion-net checkout for layers_diffusion.py (default $DIFFUSION_NET_SRC)")
     ap.add_argument("--gem-cnn", default=None, metavar="PATH",
-                    help="GEM-CNN checkout for layers_gauge.py (default $GEM_CNN_SRC)")
+                    help="GEM-CNN checkout for layers_gauge.py (default $GEM_CNN_SRC): its network is measured too")
     args = ap.parse_args()
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
