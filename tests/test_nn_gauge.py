@@ -13,6 +13,7 @@ from geodesic_nets.nn.pooling import global_mean_pool
 
 from geodesic_nets import compute_operators, primitives
 from geodesic_nets.batch import MeshBatch
+from geodesic_nets.errors import ArgumentError
 from geodesic_nets.geometry.descriptors import hks
 from geodesic_nets.nn.gauge import (
     EdgeGeometry,
@@ -480,6 +481,28 @@ def test_net_gauge_invariant(batch2, bumpy_ops, bumpy_ops2, outputs):
     net_r = GaugeEquivariantNet(FieldType.scalars(8), FieldType.regular(2, 4), 5, n_layers=3, outputs=outputs, n_samples=33).double()
     scale = float(net_r(x, batch2).detach().abs().max())
     assert assert_gauge_equivariant(net_r, batch2, x, FieldType.scalars(8), None, seed=4, atol=0.05 * scale) < 0.05 * scale
+
+
+@pytest.mark.parametrize("outputs", ["vertices", "global"])
+def test_net_with_hidden_head_layer_is_gauge_invariant(batch2, bumpy_ops, bumpy_ops2, outputs):
+    torch.manual_seed(0)
+    net = GaugeEquivariantNet(FieldType.scalars(8), FieldType.regular(2, 4), 5, n_layers=2, outputs=outputs,
+                              nonlinearity="norm", head_hidden=32, head_dropout=0.5).double().eval()
+    x = torch.cat([_hks(bumpy_ops), _hks(bumpy_ops2)])
+    assert assert_gauge_equivariant(net, batch2, x, FieldType.scalars(8), None, seed=4, atol=1e-10) < 1e-10
+    feats = net.features(x, batch2)
+    assert feats.shape == ((batch2.total_verts, 32) if outputs == "vertices" else (2, 32))
+    assert (feats >= 0).all()  # after the ReLU
+    torch.testing.assert_close(net(x, batch2), net.head(feats))
+    net.train()  # dropout only in training
+    assert not torch.equal(net.features(x, batch2), feats)
+
+
+@pytest.mark.parametrize("kwargs", [{"head_hidden": 0}, {"head_hidden": 2.5}, {"head_hidden": True},
+                                    {"head_dropout": 1.0}, {"head_dropout": -0.1}])
+def test_net_refuses_bad_head_options(kwargs):
+    with pytest.raises(ArgumentError):
+        GaugeEquivariantNet(FieldType.scalars(3), FieldType.regular(1, 4), 2, **kwargs)
 
 
 def test_net_batch_permutation_rigid(bumpy_ops, bumpy_ops2):

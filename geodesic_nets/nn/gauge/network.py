@@ -22,7 +22,8 @@ __all__ = ["GaugeEquivariantNet"]
 class GaugeEquivariantNet(nn.Module):
     """A GEM-CNN style network.
 
-    ``in_type -> [GaugeConv -> nonlinearity] x n_layers -> invariants -> Linear``; layers after
+    ``in_type -> [GaugeConv -> nonlinearity] x n_layers -> invariants [-> Linear -> ReLU ->
+    dropout] -> Linear``; layers after
     the first are residual (``x + block(x)``, equivariant since the type is unchanged). The
     invariants are the order-0 channels and the norms of the higher-order pairs
     (:func:`to_scalars`); with ``outputs="global"`` they are mass-averaged per mesh before the
@@ -48,6 +49,11 @@ class GaugeEquivariantNet(nn.Module):
     activation : {"relu", "elu", "gelu"}
     n_radial : int
     weighting : {"mean", "mass"}
+    head_hidden : int, optional
+        Width of a hidden layer between the invariants and the final linear map (after any
+        pooling), with ReLU and dropout, as in GEM-CNN's FAUST network (256); ``None``: none.
+    head_dropout : float
+        Dropout probability of that hidden layer (training only).
     """
 
     def __init__(
@@ -63,6 +69,8 @@ class GaugeEquivariantNet(nn.Module):
         activation: Activation = "relu",
         n_radial: int = 1,
         weighting: Weighting = "mean",
+        head_hidden: int | None = None,
+        head_dropout: float = 0.5,
     ):
         super().__init__()
         if outputs not in ("vertices", "global"):
@@ -73,6 +81,11 @@ class GaugeEquivariantNet(nn.Module):
             raise ArgumentError(f"n_layers must be >= 1, got {n_layers}")
         if out_channels < 1:
             raise ArgumentError(f"out_channels must be >= 1, got {out_channels}")
+        if head_hidden is not None and (isinstance(head_hidden, bool) or not isinstance(head_hidden, int)
+                                        or head_hidden < 1):
+            raise ArgumentError(f"head_hidden must be a positive int or None, got {head_hidden!r}")
+        if not 0.0 <= head_dropout < 1.0:
+            raise ArgumentError(f"head_dropout must be in [0, 1), got {head_dropout}")
         self.in_type, self.hidden_type, self.outputs = in_type, hidden_type, outputs
         self.weighting = weighting
         self.convs = nn.ModuleList()
@@ -86,14 +99,21 @@ class GaugeEquivariantNet(nn.Module):
                 self.nonlins.append(NormNonlinearity(hidden_type, activation=activation))
             t = hidden_type
         self.max_order = max(in_type.max_order, hidden_type.max_order)
-        self.head = nn.Linear(hidden_type.num_scalars, out_channels)
+        if head_hidden is None:
+            self.hidden = None
+            self.head = nn.Linear(hidden_type.num_scalars, out_channels)
+        else:
+            self.hidden = nn.Sequential(nn.Linear(hidden_type.num_scalars, head_hidden), nn.ReLU(),
+                                        nn.Dropout(head_dropout))
+            self.head = nn.Linear(head_hidden, out_channels)
 
     def forward(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
         """x : Tensor, shape (V, in_type.dim) -> Tensor, shape (V, out) or (B, out)."""
         return self.head(self.features(x, batch))
 
     def features(self, x: torch.Tensor, batch: MeshBatch) -> torch.Tensor:
-        """The input of the final linear layer ``head``: the invariants, shape (V, S) or (B, S).
+        """The input of the final linear layer ``head``: the invariants, shape (V, S) or (B, S)
+        (after the hidden layer, shape (V, head_hidden) or (B, head_hidden), when there is one).
 
         ``forward(x, batch) == head(features(x, batch))``; a caller that fuses the head with its
         loss (:func:`~geodesic_nets.nn.linear_cross_entropy`) calls this instead of ``forward``.
@@ -106,4 +126,4 @@ class GaugeEquivariantNet(nn.Module):
         s = to_scalars(h, self.hidden_type)  # (V, S)
         if self.outputs == "global":
             s = global_mean_pool(s, batch)  # (B, S)
-        return s
+        return s if self.hidden is None else self.hidden(s)
