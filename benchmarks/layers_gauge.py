@@ -216,7 +216,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="also write the rows, device name and command as JSON here")
     p.add_argument("--gem-cnn", default=None, metavar="PATH",
                    help="a checkout of Qualcomm-AI-research/gauge-equivariant-mesh-cnn (default $GEM_CNN_SRC): "
-                        "checked for import; see the module docstring")
+                        "its own network is measured beside ours, case by case; see the module docstring")
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--case-gem", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -271,6 +271,7 @@ def _print_row(b: int, v: int, r: dict, gpu: bool, label: str = "") -> None:
     fb = f"{r['fwd_bwd']:.3f} / {r['fwd_bwd_cpu']:.3f}"
     print(f"{f'{b} x {v}':>12} {r['V']:>9} {r['E']:>9} {fwd:>17} {fb:>21} {r['peak_mb']:>10.0f}"
           + (f" {r['gpu_peak_mb']:>14.0f}" if gpu else "") + (f"  {label}" if label else ""), flush=True)
+
 
 if __name__ == "__main__":
     main()
