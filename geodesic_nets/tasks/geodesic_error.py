@@ -180,8 +180,8 @@ class GeodesicErrorEvaluator:
                 out[:, c] = block[(inv[sel] - row0)[None, :], p2[:, c]]  # (N, len(c))
                 row0 += len(chunk)
             out[p2 == t[None, :]] = 0.0
-            # the heat method's approximation error can dip below zero away from the source (seen:
-            # -2e-4 of the scale on a FAUST shape); a distance is never negative
+            # the package's solvers never return a negative distance, but any GeodesicSolver can be
+            # given here, and a negative error would break the error curve
             np.maximum(out, 0.0, out=out)
         return (out / self.scale).reshape(p.shape)
 
