@@ -87,8 +87,12 @@ def test_non_manifold_and_misoriented_meshes_are_refused():
     s = icosphere(2)
     fin = np.concatenate([s.faces, [[s.faces[0, 0], s.faces[0, 1], len(s.verts)]]])
     verts = np.concatenate([s.verts, [[2.0, 0.0, 0.0]]])
-    with pytest.raises(GeometryError, match="non-manifold"):
+    with pytest.raises(GeometryError, match="shared by 3 faces"):
         decimate(verts, fin, ratio=0.5)
+    degenerate = s.faces.copy()
+    degenerate[0, 2] = degenerate[0, 0]
+    with pytest.raises(GeometryError, match="repeats a vertex"):
+        decimate(s.verts, degenerate, ratio=0.5)
     flipped = s.faces.copy()
     flipped[0] = flipped[0, ::-1]
     with pytest.raises(GeometryError, match="inconsistently oriented"):

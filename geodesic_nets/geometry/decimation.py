@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import GeometryError
 from ..validation import check_faces, check_verts
+from .validate import _check_edge_manifold
 
 __all__ = ["Decimation", "decimate", "non_manifold_edges"]
 
@@ -82,8 +83,8 @@ def decimate(
     Raises
     ------
     GeometryError
-        Bad arrays, a non-manifold or inconsistently oriented mesh (libigl assumes a manifold and
-        may abort on one), or a target out of range.
+        Bad arrays, a face with a repeated vertex, a non-manifold or inconsistently oriented mesh
+        (libigl assumes a manifold and may abort on one), or a target out of range.
     """
     v = check_verts(verts, error=GeometryError, allow_empty=False)
     f = check_faces(faces, len(v), error=GeometryError, allow_empty=False)
@@ -97,7 +98,8 @@ def decimate(
         raise GeometryError(f"target_faces must be an int, got {target_faces!r}")
     if not 4 <= int(target_faces) < len(f):
         raise GeometryError(f"target_faces must be in [4, {len(f)}) for a mesh of {len(f)} faces, got {target_faces}")
-    bad = non_manifold_edges(f)
+    _check_edge_manifold(f, len(v), "decimation")  # repeated vertices, edges of more than two faces
+    bad = non_manifold_edges(f)  # what is left: inconsistently oriented pairs
     if len(bad):
         raise GeometryError(f"cannot decimate a mesh with {len(bad)} non-manifold or inconsistently oriented "
                             f"edges (the first: vertices {bad[0, 0]}, {bad[0, 1]})")
