@@ -88,6 +88,7 @@ def main(argv=None) -> int:
         if args.summarize_only:
             metrics = json.loads((run_dir / "metrics.json").read_text())
             ev = metrics["evaluation"]
+            cfg = ExperimentConfig.load(run_dir)  # what the run was trained with (its epochs, say)
         else:
             ev = train_experiment(cfg, run_dir, resume=args.resume and (run_dir / "checkpoints" / "last.pt").is_file())
             metrics = json.loads((run_dir / "metrics.json").read_text())

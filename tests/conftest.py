@@ -24,6 +24,16 @@ from geodesic_nets import primitives
 SHARED_DATA = Path(os.environ.get("GEODESIC_NETS_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
+def load_module_file(path: Path, name: str):
+    """Import the Python file ``path`` (a script, example or CI helper outside the package) as ``name``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def shared_data_path(*parts: str) -> Path:
     """Path inside the shared benchmark data; the test is skipped when it is absent."""
     p = SHARED_DATA.joinpath(*parts)

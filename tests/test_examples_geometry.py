@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_module_file
 from geodesic_nets import primitives
 from geodesic_nets.geometry import holonomy, levi_civita_connection, vertex_frames
 
@@ -18,10 +18,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "geometry_tour.py"
 
 @pytest.fixture(scope="module")
 def tour():
-    spec = importlib.util.spec_from_file_location("geometry_tour", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(EXAMPLE, "geometry_tour")
 
 
 def _png(path):

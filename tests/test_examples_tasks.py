@@ -4,7 +4,6 @@ run end to end with tiny settings and leave consistent run directories, maps and
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import re
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import load_module_file
 from geodesic_nets import load, save
 from geodesic_nets.data import SYNTHETIC_CLASSES
 from geodesic_nets.primitives import bumpy_sphere
@@ -25,10 +25,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _module(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(EXAMPLES / f"{name}.py", f"example_{name}")
 
 
 def _run_main(module, args: list[str]) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import sys
 import tomllib
 from pathlib import Path
+
+from conftest import load_module_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -39,10 +40,7 @@ def _third_party_imports(package: Path) -> dict[str, str]:
 
 
 def _lowest_constraints():
-    spec = importlib.util.spec_from_file_location("lowest_constraints", ROOT / ".ci" / "lowest_constraints.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(ROOT / ".ci" / "lowest_constraints.py", "lowest_constraints")
 
 
 def test_every_imported_package_is_declared():
@@ -65,7 +63,14 @@ def test_lowest_constraints_pin_every_requirement_at_its_lower_bound():
         bound = re.search(r">=\s*([0-9][0-9A-Za-z.]*)", requirement)
         assert bound, f"{requirement!r} has no lower bound"
         assert pins[_name(requirement)] == bound.group(1)
-    assert "pyg" not in pins  # only the extras asked for
+
+
+def test_lowest_constraints_pin_only_the_extras_asked_for(tmp_path):
+    lowest = _lowest_constraints()
+    p = tmp_path / "pyproject.toml"
+    p.write_text('[project]\ndependencies = ["a>=1.0"]\n[project.optional-dependencies]\n'
+                 'dev = ["b>=2.0"]\nother = ["c>=3.0"]\n')
+    assert lowest.lowest_pins(p, ["dev"]) == ["a==1.0", "b==2.0"]
 
 
 def test_lowest_constraints_refuse_a_requirement_without_lower_bound(tmp_path):

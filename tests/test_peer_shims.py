@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_module_file
 
 SHIM = Path(__file__).resolve().parents[1] / "benchmarks" / "peer_shims" / "torch_scatter" / "__init__.py"
 
 
 @pytest.fixture(scope="module")
 def shim():
-    spec = importlib.util.spec_from_file_location("torch_scatter_stand_in", SHIM)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(SHIM, "torch_scatter_stand_in")
 
 
 @pytest.mark.parametrize("reduce", ["sum", "min", "max", "mean"])
