@@ -17,7 +17,9 @@ from geodesic_nets.data import (
     collate_samples,
     edge_to_face_labels,
     edge_to_vertex_labels,
+    meshcnn_edge_areas,
     meshcnn_edges,
+    meshcnn_soft_labels,
     read_eseg,
 )
 from geodesic_nets.errors import GeodesicNetsError, MeshFormatError
@@ -44,6 +46,24 @@ def test_edge_labels_to_vertices_and_faces():
     face_edges = np.array([[0, 1, 2], [1, 3, 4], [0, 3, 1], [4, 0, 0]])
     # (0,1,1) -> 1; (1,2,2) -> 2; (0,2,1) all differ -> 0; (2,0,0) -> 0
     assert edge_to_face_labels(face_edges, labels).tolist() == [1, 2, 0, 0]
+
+
+def test_meshcnn_soft_labels_and_edge_areas_hand_example():
+    # Two triangles sharing edge (1, 2): face 0 = [0,1,2] (area 1/2), face 1 = [2,1,3] (area 3/2).
+    verts = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [2, 2, 0]])
+    faces = np.array([[0, 1, 2], [2, 1, 3]])
+    edges, face_edges = meshcnn_edges(faces, return_face_edges=True)  # (0,1) (1,2) (0,2) (1,3) (2,3)
+    edge_labels = np.array([0, 1, 0, 2, 2])
+    soft = meshcnn_soft_labels(face_edges, edge_labels, 3)
+    # Each edge accepts the labels of the other edges of its faces (its own is not looked at):
+    # (0,1): (1,2),(0,2) -> {1, 0}; (1,2): (0,1),(0,2),(1,3),(2,3) -> {0, 2}; (0,2): {0, 1};
+    # (1,3): (1,2),(2,3) -> {1, 2}; (2,3): {1, 2}.
+    assert soft.dtype == bool and soft.tolist() == [
+        [True, True, False], [True, False, True], [True, True, False], [False, True, True], [False, True, True]]
+    a0, a1 = 0.5, 1.5
+    areas = meshcnn_edge_areas(verts, faces, face_edges, len(edges))
+    expect = np.array([a0, a0 + a1, a0, a1, a1]) / 3 / (a0 + a1)
+    assert np.allclose(areas, expect) and areas.sum() == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------------------- SHREC'11
@@ -159,6 +179,12 @@ def test_human_seg_labels_are_regions():
         # Every face's label is the label of one of its edges and of one of its vertices.
         assert (fl == s.face_label[:, None]).any(1).all()
         assert (s.label[s.operators.faces] == s.face_label[:, None]).any(1).float().mean().item() > 0.99
+        # MeshCNN's scoring: nearly every edge accepts its own label, those along a boundary two
+        # or more, and the weights are a third of the faces' areas (summing to 1).
+        soft, area = s.extra["edge_soft_labels"], s.extra["edge_area"]
+        assert soft.shape == (len(raw), 8) and soft[torch.arange(len(raw)), edge_label].float().mean().item() > 0.99
+        assert 0.05 < (soft.sum(1) > 1).float().mean().item() < 0.35
+        assert area.dtype == torch.float64 and (area > 0).all() and float(area.sum()) == pytest.approx(1.0)
     batch = collate_samples(ds.samples)
     assert batch.label.shape == (sum(s.num_verts for s in ds),)
 

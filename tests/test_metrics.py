@@ -27,6 +27,7 @@ from geodesic_nets.tasks.metrics import (
     mean_iou,
     per_class_accuracy,
     per_class_iou,
+    soft_label_accuracy,
     summarize,
 )
 
@@ -122,6 +123,26 @@ def test_edge_and_face_predictions():
         face_predictions_from_vertex_logits(logits, torch.tensor([[0, 1, 4]]))
     with pytest.raises(GeodesicNetsError, match="edges"):
         edge_predictions_from_vertex_logits(logits, faces)
+
+
+def test_soft_label_accuracy_hand_computed():
+    accepts = torch.tensor([[True, False, False], [True, True, False], [False, False, True], [False, True, True]])
+    pred = torch.tensor([0, 1, 0, 1])  # correct, correct (second accepted label), wrong, correct
+    assert soft_label_accuracy(pred, accepts) == pytest.approx(3 / 4)
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert soft_label_accuracy(pred, accepts, weights=w) == pytest.approx((1 + 2 + 4) / 10)
+    scores = torch.nn.functional.one_hot(pred, 3).double()
+    assert soft_label_accuracy(scores, accepts, weights=w) == pytest.approx(0.7)
+    # With one accepted label per item it is the plain (weighted) accuracy.
+    hard = torch.nn.functional.one_hot(TARGET, 3).bool()
+    assert soft_label_accuracy(PRED, hard) == pytest.approx(accuracy(PRED, TARGET))
+    assert math.isnan(soft_label_accuracy(torch.zeros(0, dtype=torch.int64), torch.zeros(0, 3, dtype=torch.bool)))
+    with pytest.raises(GeodesicNetsError, match="bool"):
+        soft_label_accuracy(pred, accepts.long())
+    with pytest.raises(GeodesicNetsError, match="out of range"):
+        soft_label_accuracy(torch.tensor([0, 1, 3, 1]), accepts)
+    with pytest.raises(GeodesicNetsError, match="weights"):
+        soft_label_accuracy(pred, accepts, weights=-w)
 
 
 # ============================================================================ geodesic errors

@@ -17,3 +17,30 @@ def test_variants_take_the_published_figures_of_the_experiment_they_extend():
     assert runner.published_for("faust_100") is runner.PUBLISHED["faust"]
     assert runner.published_for("synthetic_acnn_closed") == {}
     assert runner.published_for("human_segmentation") == {}  # a base name must end at an underscore
+
+
+def test_summarize_only_reports_every_scalar_metric_over_seeds(tmp_path, capsys):
+    """A summary of finished runs: the headline metric and every other scalar one, mean +- std."""
+    import json
+
+    from geodesic_nets.tasks.experiment import ExperimentConfig
+
+    runner = load_module_file(SCRIPT, "run_experiments_script")
+    base = ExperimentConfig.from_toml(SCRIPT.parent / "experiments" / "human_seg_hks.toml")
+    values = {0: (0.90, 0.93), 1: (0.92, 0.95)}
+    for seed, (vertex, meshcnn) in values.items():
+        run_dir = tmp_path / "runs" / "human_seg_hks" / f"seed_{seed}"
+        base.replace(train=base.train.replace(seed=seed, epochs=7)).save(run_dir)
+        ev = {"task": "segmentation", "vertex_accuracy": vertex, "edge_accuracy_meshcnn": meshcnn, "seconds": 1.5,
+              "n_meshes": 18}
+        (run_dir / "metrics.json").write_text(json.dumps({"evaluation": ev, "history": [{"epoch_seconds": 2.0}]}))
+    assert runner.main(["human_seg_hks", "--seeds", "0", "1", "--summarize-only", "--runs", str(tmp_path / "runs"),
+                        "--out", str(tmp_path / "out")]) == 0
+    out = json.loads((tmp_path / "out" / "human_seg_hks.json").read_text())
+    assert out["summary"]["mean"] == 91.0 and out["metric"] == "vertex_accuracy x100"
+    assert set(out["metrics"]) == {"vertex_accuracy", "edge_accuracy_meshcnn"}  # not the timing, not the count
+    assert out["metrics"]["edge_accuracy_meshcnn"]["mean"] == 0.94
+    assert abs(out["metrics"]["edge_accuracy_meshcnn"]["std"] - 0.0141421356) < 1e-8
+    assert [r["epochs"] for r in out["runs"]] == [7, 7]
+    assert out["published"]["compare_with"] == "edge_accuracy_meshcnn"
+    assert "edge_accuracy_meshcnn: 0.9400 +- 0.0141" in capsys.readouterr().out

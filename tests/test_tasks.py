@@ -75,6 +75,32 @@ def test_segmentation_loss_weights_meshes_equally_and_evaluates_faces(shapes):
     assert ev["face_accuracy"] == pytest.approx(float((f_pred == samples[0].face_label).double().mean()))
 
 
+def test_segmentation_scores_edges_as_meshcnn_does(shapes):
+    """``edge_accuracy_meshcnn``: per mesh, area-weighted fraction of edges predicted as one of their
+    accepted labels; then the mean over meshes (not over all edges)."""
+    rng = np.random.default_rng(1)
+    samples, expected = [], []
+    for i, o in enumerate(shapes[:2]):
+        f = o.faces.numpy()
+        edges = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
+        soft = rng.random((len(edges), 3)) < 0.4
+        area = rng.random(len(edges)) * (i + 1) * 5
+        samples.append(ShapeSample(f"s{i}", o, label=torch.as_tensor(rng.integers(0, 3, o.num_verts)),
+                                   extra={"edges": torch.as_tensor(edges), "edge_label": torch.zeros(len(edges), dtype=torch.int64),
+                                          "edge_soft_labels": torch.as_tensor(soft), "edge_area": torch.as_tensor(area)}))
+    W = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    scores = lambda b: b.verts.double() @ W  # (V, 3), a fixed function of each vertex
+    ev = SegmentationTask(3).evaluate(Fixed(scores), samples, device="cpu", dtype=torch.float64)
+    for s in samples:
+        lg = s.operators.verts.double() @ W
+        e = s.extra["edges"]
+        pred = ((lg[e[:, 0]] + lg[e[:, 1]]) / 2).argmax(1)
+        ok = s.extra["edge_soft_labels"][torch.arange(len(e)), pred].double()
+        expected.append(float((ok * s.extra["edge_area"]).sum() / s.extra["edge_area"].sum()))
+    assert expected[0] != pytest.approx(expected[1])
+    assert ev["edge_accuracy_meshcnn"] == pytest.approx(sum(expected) / 2, rel=1e-12)
+
+
 def test_vertex_labeling_ignores_unknown_and_measures_geodesic_error(shapes):
     ops = shapes[0]
     V = ops.num_verts

@@ -11,7 +11,15 @@ from .base import ShapeDataset, TaskName
 from .correspondence_folder import CorrespondenceFolder, read_pairs
 from .faust import FAUST, FAUSTRemeshed, read_vts
 from .folder import FolderDataset, read_vertex_labels
-from .human_seg import HumanSegmentation, edge_to_face_labels, edge_to_vertex_labels, meshcnn_edges, read_eseg
+from .human_seg import (
+    HumanSegmentation,
+    edge_to_face_labels,
+    edge_to_vertex_labels,
+    meshcnn_edge_areas,
+    meshcnn_edges,
+    meshcnn_soft_labels,
+    read_eseg,
+)
 from .prepare import PreparedShape, prepare_samples
 from .registry import DATASETS, load_dataset
 from .sample import SampleBatch, ShapeSample, collate_samples
@@ -41,6 +49,8 @@ __all__ = [
     "DATASETS",
     "load_dataset",
     "meshcnn_edges",
+    "meshcnn_soft_labels",
+    "meshcnn_edge_areas",
     "edge_to_vertex_labels",
     "edge_to_face_labels",
     "read_eseg",

@@ -6,6 +6,13 @@ faces in file order and, in each face ``(v0, v1, v2)``, its edges ``(v0, v1), (v
 :func:`meshcnn_edges` rebuilds the numbering; :func:`edge_to_vertex_labels` and
 :func:`edge_to_face_labels` turn edge labels into the per-vertex and per-face labels the other
 networks are trained on.
+
+MeshCNN scores a segmentation by edges, each weighted by a third of the area of its faces and
+counted correct when the prediction is one of its *soft* labels (an edge along a part boundary
+accepts both parts). The shared copy of the dataset has the hard labels only (``.eseg``, not
+MeshCNN's ``.seseg``), so :func:`meshcnn_soft_labels` rebuilds the soft ones from them by the rule
+MeshCNN's authors give for their files (the labels of the edge's one-ring edges), and
+:func:`meshcnn_edge_areas` gives the weights.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import ArgumentError, DatasetError, MeshFormatError
+from ..geometry.elements import face_areas
 from ..settings import OperatorSettings
 from .base import ShapeDataset, check_choice, prepare_options, require_files, resolve_root
 from .prepare import prepare_samples
@@ -29,6 +37,8 @@ __all__ = [
     "meshcnn_edges",
     "edge_to_vertex_labels",
     "edge_to_face_labels",
+    "meshcnn_soft_labels",
+    "meshcnn_edge_areas",
     "read_eseg",
 ]
 
@@ -113,6 +123,56 @@ def edge_to_face_labels(face_edges: np.ndarray, edge_labels: np.ndarray) -> np.n
     return np.where((a == b) | (a == c), a, np.where(b == c, b, lab.min(axis=1))).astype(np.int64)
 
 
+def meshcnn_soft_labels(face_edges: np.ndarray, edge_labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """The labels each edge accepts in MeshCNN's accuracy: those of the edges it shares a face with.
+
+    MeshCNN's soft labels are, for every edge, the label frequencies among its one-ring edges
+    (the other two edges of each of its faces, four on a closed mesh); a prediction counts as
+    correct where that frequency is positive. Inside a part all four carry the part's label; an
+    edge along a boundary accepts both parts. The edge's own label is not looked at.
+
+    Parameters
+    ----------
+    face_edges : array, shape (F, 3), int
+        Edge numbers of every face (see :func:`meshcnn_edges`).
+    edge_labels : array, shape (E_u,), int in ``0..num_classes-1``
+    num_classes : int
+
+    Returns
+    -------
+    ndarray, shape (E_u, num_classes), bool
+    """
+    fe = np.asarray(face_edges, dtype=np.int64)
+    lab = np.asarray(edge_labels, dtype=np.int64)
+    accepts = np.zeros((len(lab), num_classes), dtype=bool)
+    for k in range(3):  # edge k of each face takes the labels of the face's other two edges
+        for other in ((k + 1) % 3, (k + 2) % 3):
+            accepts[fe[:, k], lab[fe[:, other]]] = True
+    return accepts
+
+
+def meshcnn_edge_areas(verts: np.ndarray, faces: np.ndarray, face_edges: np.ndarray, num_edges: int) -> np.ndarray:
+    """MeshCNN's edge weights: a third of the area of each face of the edge, over the total area.
+
+    Parameters
+    ----------
+    verts : array, shape (V, 3), float
+    faces : array, shape (F, 3), int
+    face_edges : array, shape (F, 3), int
+        Edge numbers of every face (see :func:`meshcnn_edges`).
+    num_edges : int
+
+    Returns
+    -------
+    ndarray, shape (E_u,), float64
+        Non-negative, summing to 1 (on a mesh of positive area).
+    """
+    areas = face_areas(np.asarray(verts, dtype=np.float64), np.asarray(faces, dtype=np.int64))  # (F,)
+    out = np.zeros(num_edges, dtype=np.float64)
+    np.add.at(out, np.asarray(face_edges, dtype=np.int64).reshape(-1), np.repeat(areas / 3.0, 3))
+    return out / areas.sum()
+
+
 def read_eseg(path: str | os.PathLike) -> np.ndarray:
     """The integer labels of an ``.eseg`` file (one per line), as written (1-based).
 
@@ -157,7 +217,9 @@ class HumanSegmentation(ShapeDataset):
     Labels are 0-based (file label minus one), 8 classes:
 
     - ``extra["edges"]`` (E_u, 2) int64 in MeshCNN's order and ``extra["edge_label"]`` (E_u,)
-      int64: the file's labels, for MeshCNN's edge accuracy;
+      int64: the file's labels;
+    - ``extra["edge_soft_labels"]`` (E_u, 8) bool and ``extra["edge_area"]`` (E_u,) float64:
+      the labels each edge accepts and its weight in MeshCNN's accuracy (see the module notes);
     - ``label`` (V,) int64: the most frequent label of the vertex's edges, ties to the smallest;
     - ``face_label`` (F,) int64: the label two or three of the face's edges share; when all
       three differ, the smallest of them.
@@ -218,13 +280,16 @@ class HumanSegmentation(ShapeDataset):
                     raise
                 log.warning("skipping %s", exc)
                 continue
-            edges, edge_label, vert_label, face_label = labels
+            edges, face_edges, edge_label, vert_label, face_label = labels
+            soft = meshcnn_soft_labels(face_edges, edge_label, HUMAN_SEG_NUM_CLASSES)
+            weight = meshcnn_edge_areas(ps.surface.verts, ps.surface.faces, face_edges, len(edges))
             samples.append(
                 ShapeSample(
                     name=path.stem, operators=ps.operators, label=torch.from_numpy(vert_label),
                     face_label=torch.from_numpy(face_label), path=str(path),
                     extra={**ps.info, "split": sub, "edges": torch.from_numpy(edges),
-                           "edge_label": torch.from_numpy(edge_label)},
+                           "edge_label": torch.from_numpy(edge_label),
+                           "edge_soft_labels": torch.from_numpy(soft), "edge_area": torch.from_numpy(weight)},
                 )
             )
         super().__init__(
@@ -250,4 +315,4 @@ def _labels(faces: np.ndarray | None, num_verts: int, path: Path, seg: Path):
     lonely = np.flatnonzero(vert_label < 0)
     if len(lonely):
         raise MeshFormatError(f"vertex {lonely[0]} is on no face, so it gets no label ({len(lonely)} such)", path=str(path))
-    return edges, edge_label, vert_label, edge_to_face_labels(face_edges, edge_label)
+    return edges, face_edges, edge_label, vert_label, edge_to_face_labels(face_edges, edge_label)

@@ -24,6 +24,7 @@ from ..errors import ArgumentError, GeodesicNetsError
 
 __all__ = [
     "accuracy",
+    "soft_label_accuracy",
     "confusion_matrix",
     "per_class_accuracy",
     "per_class_iou",
@@ -106,6 +107,44 @@ def accuracy(pred, target, *, weights=None, ignore_index: int | None = None) -> 
         raise GeodesicNetsError("weights must be finite and non-negative")
     if keep is not None:
         w = w[keep]
+    total = float(w.sum())
+    return float((w * correct).sum()) / total if total > 0 else math.nan
+
+
+def soft_label_accuracy(pred, accepts, *, weights=None) -> float:
+    """Fraction of predictions that are one of the item's accepted labels, optionally weighted.
+
+    MeshCNN's segmentation accuracy is of this kind: an edge between two parts accepts either
+    part's label, and edges are weighted by area.
+
+    Parameters
+    ----------
+    pred : Tensor, shape (N,) int or (N, C) float
+    accepts : Tensor, shape (N, C), bool
+        ``accepts[i, c]``: label ``c`` is correct for item ``i``.
+    weights : Tensor, shape (N,), float, keyword-only, optional
+        Non-negative weight of each item; the result is ``sum(w * correct) / sum(w)``.
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when there is no item (or no weight).
+    """
+    p = _labels(pred)
+    a = torch.as_tensor(accepts).detach().cpu()
+    if a.dim() != 2 or a.dtype != torch.bool or a.shape[0] != p.shape[0]:
+        raise GeodesicNetsError(
+            f"accepts must be a bool tensor of shape ({p.shape[0]}, C), got shape {tuple(a.shape)} dtype {a.dtype}"
+        )
+    p = p.cpu()
+    if p.numel() and (int(p.min()) < 0 or int(p.max()) >= a.shape[1]):
+        raise GeodesicNetsError(f"predicted label out of range for {a.shape[1]} classes")
+    correct = a.gather(1, p[:, None])[:, 0].double()  # (N,)
+    w = torch.ones_like(correct) if weights is None else torch.as_tensor(weights).detach().cpu().double()
+    if w.shape != correct.shape:
+        raise GeodesicNetsError(f"weights must have shape ({correct.shape[0]},), got {tuple(w.shape)}")
+    if (w < 0).any() or not torch.isfinite(w).all():
+        raise GeodesicNetsError("weights must be finite and non-negative")
     total = float(w.sum())
     return float((w * correct).sum()) / total if total > 0 else math.nan
 
