@@ -185,3 +185,15 @@ def test_functional_map_loss_needs_pairs(shapes):
     samples = [ShapeSample(f"s{i}", o, corr=torch.arange(10)) for i, o in enumerate(shapes)]
     with pytest.raises(GeodesicNetsError, match="even"):
         FunctionalMapTask(k=10).loss(Fixed(lambda b: b.verts), collate_samples(samples))
+
+
+@pytest.mark.parametrize("task_class", [ClassificationTask, SegmentationTask])
+def test_class_tasks_refuse_bad_options(task_class):
+    from geodesic_nets.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="num_classes must be >= 2"):
+        task_class(1)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ArgumentError, match=r"label_smoothing must be in \[0, 1\)"):
+            task_class(3, label_smoothing=bad)
+    assert task_class(3, label_smoothing=0.2).label_smoothing == 0.2

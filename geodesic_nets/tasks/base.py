@@ -9,8 +9,17 @@ import torch
 from torch import nn
 
 from ..data.sample import SampleBatch
+from ..errors import ArgumentError
 
-__all__ = ["Task"]
+__all__ = ["Task", "check_class_options"]
+
+
+def check_class_options(num_classes: int, label_smoothing: float) -> None:
+    """Refuse fewer than two classes or a label smoothing outside [0, 1) (``ArgumentError``)."""
+    if num_classes < 2:
+        raise ArgumentError(f"num_classes must be >= 2, got {num_classes}")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ArgumentError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
 
 
 class Task(ABC):

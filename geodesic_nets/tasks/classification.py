@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.sample import SampleBatch
-from ..errors import ArgumentError, GeodesicNetsError
-from .base import Task
+from ..errors import GeodesicNetsError
+from .base import Task, check_class_options
 from .inference import iterate_batches
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 
@@ -32,10 +32,7 @@ class ClassificationTask(Task):
     higher_is_better = True
 
     def __init__(self, num_classes: int, *, label_smoothing: float = 0.0) -> None:
-        if num_classes < 2:
-            raise ArgumentError(f"num_classes must be >= 2, got {num_classes}")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ArgumentError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        check_class_options(num_classes, label_smoothing)
         self.num_classes, self.label_smoothing = num_classes, label_smoothing
 
     def _check(self, sb: SampleBatch, logits: torch.Tensor) -> None:

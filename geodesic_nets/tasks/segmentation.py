@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.sample import SampleBatch
-from ..errors import ArgumentError, GeodesicNetsError
-from .base import Task
+from ..errors import GeodesicNetsError
+from .base import Task, check_class_options
 from .inference import iterate_batches
 from .metrics import (
     accuracy,
@@ -46,8 +46,7 @@ class SegmentationTask(Task):
     higher_is_better = True
 
     def __init__(self, num_classes: int, *, label_smoothing: float = 0.0) -> None:
-        if num_classes < 2:
-            raise ArgumentError(f"num_classes must be >= 2, got {num_classes}")
+        check_class_options(num_classes, label_smoothing)
         self.num_classes, self.label_smoothing = num_classes, label_smoothing
 
     def loss(self, model: nn.Module, sb: SampleBatch) -> tuple[torch.Tensor, dict[str, float]]:
