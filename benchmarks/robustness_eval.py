@@ -12,9 +12,13 @@ log-uniformly in ``--scale``; with ``--decimate RATIO`` also decimated to that f
 faces by quadric-error edge collapse (``geodesic_nets.geometry.decimation``), alone and together
 with the rotation and rescaling. Other files are copied as they are, except the edge labels of a
 decimated segmentation mesh (``seg/NAME.eseg``), which are carried over to the new edges (each
-takes the label of the nearest original edge, by midpoint). The model is evaluated with its own
-settings (dataset, split, operators, input features) on the original and on each copy, and every
-figure goes to the JSON with the command, seed and versions.
+takes the label of the nearest original edge, by midpoint). A vertex-labelling model (FAUST,
+labels = template vertex numbers) gets its decimated shapes relabelled in memory
+(:func:`decimated_template_labels`): each kept vertex is labelled with the input vertex it was
+born from, and each template vertex is carried by the kept vertex nearest it, for the geodesic
+errors. The model is evaluated with its own settings (dataset, split, operators, input
+features) on the original and on each copy, and every figure goes to the JSON with the command,
+seed and versions.
 """
 
 from __future__ import annotations
@@ -54,12 +58,31 @@ def transfer_edge_labels(verts, faces, labels, new_verts, new_faces):
     return np.asarray(labels)[nearest]
 
 
+def decimated_template_labels(verts, source_vertex):
+    """Template labels of a decimated template-ordered shape (FAUST: vertex ``i`` is template vertex ``i``).
+
+    ``verts``: shape (V, 3), the shape before decimation; ``source_vertex``: shape (V',), the input
+    vertex each kept vertex was born from. Returns ``label`` (V',) int64, the template vertex of
+    each kept vertex (its source), and ``corr`` (V,) int64, the kept vertex carrying each template
+    vertex: its own if it was kept, else the kept vertex whose source lies nearest it.
+    """
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    src = np.asarray(source_vertex, dtype=np.int64)
+    _, corr = cKDTree(verts[src]).query(verts)
+    corr[src] = np.arange(len(src))  # a kept vertex carries its own template vertex
+    return src, corr.astype(np.int64)
+
+
 def perturbed_copy(root: Path, out: Path, *, seed: int, scale: tuple[float, float] | None,
-                   decimate_ratio: float | None) -> int:
+                   decimate_ratio: float | None, sources: dict | None = None) -> int:
     """Write every file of ``root`` under ``out``: meshes decimated and/or rotated and rescaled, the rest copied.
 
     A mesh with an edge-label file ``seg/NAME.eseg`` beside its split folder (human segmentation)
-    gets a new label file for its decimated edges (:func:`transfer_edge_labels`).
+    gets a new label file for its decimated edges (:func:`transfer_edge_labels`). With ``sources``
+    (a dict), every decimated mesh's ``(verts before decimation, source_vertex)`` is put there
+    under its file stem.
     """
     import numpy as np
 
@@ -86,6 +109,8 @@ def perturbed_copy(root: Path, out: Path, *, seed: int, scale: tuple[float, floa
         verts, faces = s.verts, s.faces
         if decimate_ratio is not None:
             d = decimate(verts, faces, ratio=decimate_ratio)
+            if sources is not None:
+                sources[src.stem] = (verts, d.source_vertex)
             seg = src.parent.parent / "seg" / f"{src.stem}.eseg"
             if seg.exists():
                 labels = transfer_edge_labels(verts, faces, read_eseg(seg), d.verts, d.faces)
@@ -98,6 +123,27 @@ def perturbed_copy(root: Path, out: Path, *, seed: int, scale: tuple[float, floa
         save(Surface(verts, faces, name=s.name), dst)
         count += 1
     return count
+
+
+def evaluate_relabelled(run, root: Path, sources: dict) -> dict:
+    """Evaluate a vertex-labelling model on the copy at ``root``, its decimated shapes relabelled."""
+    import dataclasses
+
+    import torch
+
+    from geodesic_nets.tasks.runner import load_datasets, make_task
+
+    cfg = run.experiment.replace(root=str(root))
+    data = load_datasets(cfg, [cfg.eval_split], progress=False)[cfg.eval_split]
+    samples = []
+    for s in data:
+        label, corr = decimated_template_labels(*sources[s.name])
+        samples.append(dataclasses.replace(s, label=torch.from_numpy(label), corr=torch.from_numpy(corr)))
+    task = make_task(cfg, data)
+    t0 = time.perf_counter()
+    result = task.evaluate(run.model, samples, device=run.device, dtype=run.dtype)
+    return {"task": task.name, "split": cfg.eval_split, "dataset": cfg.dataset, "relabelled": len(samples),
+            "seconds": time.perf_counter() - t0, **result}
 
 
 def main(argv=None) -> int:
@@ -127,8 +173,12 @@ def main(argv=None) -> int:
         conditions["rotated_rescaled_decimated"] = (tuple(args.scale), args.decimate)
     for label, (scale, ratio) in conditions.items():
         with tempfile.TemporaryDirectory() as tmp:
-            n = perturbed_copy(args.root, Path(tmp) / args.root.name, seed=args.seed, scale=scale, decimate_ratio=ratio)
-            results[label] = evaluate_model(run, root=str(Path(tmp) / args.root.name))
+            copy, sources = Path(tmp) / args.root.name, {}
+            n = perturbed_copy(args.root, copy, seed=args.seed, scale=scale, decimate_ratio=ratio, sources=sources)
+            if ratio is not None and run.experiment.dataset == "faust":  # labels are template vertex numbers
+                results[label] = evaluate_relabelled(run, copy, sources)
+            else:
+                results[label] = evaluate_model(run, root=str(copy))
     for k, v in results.items():
         shown = {m: v[m] for m in ("accuracy", "vertex_accuracy", "n", "n_meshes") if m in v}
         print(f"{k:28s} {shown}")

@@ -57,3 +57,20 @@ def test_decimated_copy_of_a_segmentation_layout(tmp_path):
     perturbed_copy(root, same, seed=0, scale=None, decimate_ratio=None)
     np.testing.assert_allclose(load(same / "test" / "ball.obj").verts, s.verts, atol=1e-6)
     assert (same / "seg" / "ball.eseg").read_text() == (root / "seg" / "ball.eseg").read_text()
+
+
+def test_decimated_template_labels_point_back_to_the_template():
+    from robustness_eval import decimated_template_labels
+
+    from geodesic_nets.geometry.decimation import decimate
+
+    s = icosphere(3)  # its vertex numbers play the template's
+    d = decimate(s.verts, s.faces, ratio=0.3)
+    label, corr = decimated_template_labels(s.verts, d.source_vertex)
+    assert np.array_equal(label, d.source_vertex) and corr.shape == (len(s.verts),)
+    assert np.array_equal(label[corr[label]], label)  # a kept template vertex is carried by itself
+    # every template vertex is carried by the kept vertex whose source is nearest it
+    src_pos = s.verts[label]
+    nearest = np.linalg.norm(src_pos[None, :, :] - s.verts[:, None, :], axis=2).min(axis=1)
+    assert np.allclose(np.linalg.norm(src_pos[corr] - s.verts, axis=1), nearest)
+    assert nearest.max() < 0.3  # on the unit sphere, decimated to 30 %: nothing is far from a kept vertex
