@@ -125,19 +125,25 @@ def perturbed_copy(root: Path, out: Path, *, seed: int, scale: tuple[float, floa
     return count
 
 
-def evaluate_relabelled(run, root: Path, sources: dict) -> dict:
-    """Evaluate a vertex-labelling model on the copy at ``root``, its decimated shapes relabelled."""
+def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict) -> dict:
+    """Evaluate a FAUST vertex-labelling model on the decimated copies of its evaluation shapes.
+
+    The FAUST loader accepts only full 6890-vertex registrations, so the copies are prepared as
+    ``predict`` prepares files (the run's operators and normalization) and labelled from
+    ``sources`` (:func:`decimated_template_labels`).
+    """
     import dataclasses
 
     import torch
 
     from geodesic_nets.tasks.runner import load_datasets, make_task
 
-    cfg = run.experiment.replace(root=str(root))
+    cfg = run.experiment.replace(root=str(original_root))
     data = load_datasets(cfg, [cfg.eval_split], progress=False)[cfg.eval_split]
+    files = [copy / Path(s.path).resolve().relative_to(Path(original_root).resolve()) for s in data]
     samples = []
-    for s in data:
-        label, corr = decimated_template_labels(*sources[s.name])
+    for f, s in zip(files, run.samples(files)):
+        label, corr = decimated_template_labels(*sources[f.stem])
         samples.append(dataclasses.replace(s, label=torch.from_numpy(label), corr=torch.from_numpy(corr)))
     task = make_task(cfg, data)
     t0 = time.perf_counter()
@@ -176,7 +182,7 @@ def main(argv=None) -> int:
             copy, sources = Path(tmp) / args.root.name, {}
             n = perturbed_copy(args.root, copy, seed=args.seed, scale=scale, decimate_ratio=ratio, sources=sources)
             if ratio is not None and run.experiment.dataset == "faust":  # labels are template vertex numbers
-                results[label] = evaluate_relabelled(run, copy, sources)
+                results[label] = evaluate_relabelled(run, args.root, copy, sources)
             else:
                 results[label] = evaluate_model(run, root=str(copy))
     for k, v in results.items():
