@@ -78,6 +78,16 @@ def _num_classes(num_classes) -> int:
     return num_classes
 
 
+def _weights(weights, n: int) -> torch.Tensor:
+    """(n,) float64 CPU weights, refused unless finite and non-negative."""
+    w = torch.as_tensor(weights).detach().cpu().double()
+    if w.dim() != 1 or w.shape[0] != n:
+        raise GeodesicNetsError(f"weights must have shape ({n},), got {tuple(w.shape)}")
+    if (w < 0).any() or not torch.isfinite(w).all():
+        raise GeodesicNetsError("weights must be finite and non-negative")
+    return w
+
+
 def accuracy(pred, target, *, weights=None, ignore_index: int | None = None) -> float:
     """Fraction of correct predictions, optionally weighted (e.g. by face area).
 
@@ -99,12 +109,7 @@ def accuracy(pred, target, *, weights=None, ignore_index: int | None = None) -> 
     correct = (p == t).double()
     if weights is None:
         return float(correct.mean()) if correct.numel() else math.nan
-    w = torch.as_tensor(weights).detach().cpu().double()
-    n_all = t.shape[0] if keep is None else keep.shape[0]
-    if w.dim() != 1 or w.shape[0] != n_all:
-        raise GeodesicNetsError(f"weights must have shape ({n_all},), got {tuple(w.shape)}")
-    if (w < 0).any() or not torch.isfinite(w).all():
-        raise GeodesicNetsError("weights must be finite and non-negative")
+    w = _weights(weights, t.shape[0] if keep is None else keep.shape[0])
     if keep is not None:
         w = w[keep]
     total = float(w.sum())
@@ -140,11 +145,7 @@ def soft_label_accuracy(pred, accepts, *, weights=None) -> float:
     if p.numel() and (int(p.min()) < 0 or int(p.max()) >= a.shape[1]):
         raise GeodesicNetsError(f"predicted label out of range for {a.shape[1]} classes")
     correct = a.gather(1, p[:, None])[:, 0].double()  # (N,)
-    w = torch.ones_like(correct) if weights is None else torch.as_tensor(weights).detach().cpu().double()
-    if w.shape != correct.shape:
-        raise GeodesicNetsError(f"weights must have shape ({correct.shape[0]},), got {tuple(w.shape)}")
-    if (w < 0).any() or not torch.isfinite(w).all():
-        raise GeodesicNetsError("weights must be finite and non-negative")
+    w = torch.ones_like(correct) if weights is None else _weights(weights, correct.shape[0])
     total = float(w.sum())
     return float((w * correct).sum()) / total if total > 0 else math.nan
 
