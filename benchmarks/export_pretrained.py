@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/export_pretrained.py RUN_DIR NAME --description "..." \\
-        [--evaluation benchmarks/results/experiments/correspondence_eval_X.json] [--experiment faust_r_supervised]
+        [--evaluation benchmarks/results/experiments/correspondence_eval_X.json] [--experiment faust_r_supervised] \\
+        [--weight-dtype float16]
 
 writes ``geodesic_nets/pretrained/NAME.pt`` with the run's weights, experiment configuration and
 model specification, and a record of how it was trained (the run's environment: versions, commit;
@@ -30,6 +31,8 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", default="last", choices=["last", "best"])
     p.add_argument("--evaluation", help="JSON of benchmarks/correspondence_eval.py (or any metrics JSON) to keep")
     p.add_argument("--experiment", help="name of the experiment file in benchmarks/experiments/")
+    p.add_argument("--weight-dtype", default="float32", choices=["float32", "float16"],
+                   help="store the weights in half precision (half the file; check the figure it gives)")
     args = p.parse_args(argv)
 
     run = Path(args.run_dir)
@@ -43,7 +46,8 @@ def main(argv=None) -> int:
         "test_time_variants": json.loads(Path(args.evaluation).read_text()).get("results") if args.evaluation else None,
     }
     dest = PRETRAINED_DIR / f"{args.name}.pt"
-    export_pretrained(run, dest, checkpoint=args.checkpoint, description=args.description, record=record)
+    export_pretrained(run, dest, checkpoint=args.checkpoint, description=args.description, record=record,
+                      weight_dtype=args.weight_dtype)
     load_pretrained(args.name)  # it loads back
     print(f"written {dest} ({dest.stat().st_size / 1e6:.2f} MB)")
     return 0

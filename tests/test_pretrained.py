@@ -117,6 +117,35 @@ def test_export_and_load_give_the_same_maps(trained, folder):
     assert ev["n_pairs"] == 4 and np.isfinite(ev["mean_geodesic_error"])
 
 
+def test_half_precision_export_rounds_the_weights_and_halves_their_bytes(trained, tmp_path):
+    import shutil
+
+    run_dir, path = trained
+    half = export_pretrained(run_dir, tmp_path / "half.pt", description="half", weight_dtype="float16")
+    full_state, half_state = load_checkpoint(path)["model"], load_checkpoint(half)["model"]
+    float_keys = [k for k, v in full_state.items() if v.is_floating_point()]
+    assert float_keys and all(half_state[k].dtype == torch.float16 for k in float_keys)
+    def stored_bytes(state):
+        return sum(state[k].numel() * state[k].element_size() for k in float_keys)
+
+    assert 2 * stored_bytes(half_state) == stored_bytes(full_state) and half.stat().st_size < path.stat().st_size
+    pre = load_pretrained(half)  # digest checked on the float16 bytes, then cast into the model
+    for k, v in pre.model.state_dict().items():
+        if k in float_keys:
+            assert v.dtype == full_state[k].dtype
+            torch.testing.assert_close(v, full_state[k].half().to(v.dtype), rtol=0, atol=0)
+    # a weight float16 cannot hold is refused, not stored as infinity
+    broken = tmp_path / "broken_run"
+    shutil.copytree(run_dir, broken)
+    ckpt = load_checkpoint(broken / "checkpoints" / "last.pt")
+    ckpt["model"][float_keys[0]] = ckpt["model"][float_keys[0]] + 1e6
+    save_checkpoint(broken / "checkpoints" / "last.pt", ckpt)
+    with pytest.raises(GeodesicNetsError, match="not finite in float16"):
+        export_pretrained(broken, tmp_path / "broken.pt", weight_dtype="float16")
+    with pytest.raises(GeodesicNetsError, match="weight_dtype"):
+        export_pretrained(run_dir, tmp_path / "x.pt", weight_dtype="int8")
+
+
 def test_intrinsic_inputs_ignore_rotation_and_scale(trained, folder, tmp_path):
     """The FAUST_r models' inputs (WKS of the unit-area shape) do not see a rigid motion or a scale."""
     from geodesic_nets.io import load

@@ -30,7 +30,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .experiment import ExperimentConfig
 from .models import ModelSpec, build_model
 
-__all__ = ["PRETRAINED_DIR", "PRETRAINED_VERSION", "available_pretrained", "pretrained_path", "export_pretrained",
+__all__ = ["PRETRAINED_DIR", "PRETRAINED_VERSION", "WEIGHT_DTYPES", "available_pretrained", "pretrained_path", "export_pretrained",
            "load_pretrained", "weights_digest"]
 
 #: where the package's pretrained files live
@@ -69,8 +69,13 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+#: the floating-point types a pretrained file may store its weights in
+WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
 def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, checkpoint: str = "last",
-                      description: str = "", record: dict[str, Any] | None = None) -> Path:
+                      description: str = "", record: dict[str, Any] | None = None,
+                      weight_dtype: str = "float32") -> Path:
     """Write the model of a finished run as a pretrained file ``dest`` (atomically).
 
     Parameters
@@ -84,8 +89,13 @@ def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, ch
         One line shown to users.
     record : dict, optional
         JSON-able facts to keep with it: the training command, seed, commit, measured figures.
+    weight_dtype : {"float32", "float16"}
+        How the floating-point weights are stored. ``"float16"`` halves the file (for a model with a
+        large output layer); loading casts them back to the model's dtype, so the model computes in
+        its own precision with weights rounded to 11 significant bits. A weight outside float16's
+        range is refused rather than stored as infinity.
 
-    The weights are stored in float32 with the run's data paths (root, cache) cleared.
+    The run's data paths (root, cache) are cleared.
     """
     from ..version import __version__
     from .records import to_jsonable
@@ -96,9 +106,15 @@ def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, ch
     spec = config.get("record", {}).get("model_spec")
     if spec is None:
         raise GeodesicNetsError(f"{run_dir / 'config.json'} has no model_spec record")
+    if weight_dtype not in WEIGHT_DTYPES:
+        raise GeodesicNetsError(f"weight_dtype must be one of {sorted(WEIGHT_DTYPES)}, not {weight_dtype!r}")
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt")
-    weights = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
+    dtype = WEIGHT_DTYPES[weight_dtype]
+    weights = {k: v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()
                for k, v in state["model"].items()}
+    for k, v in weights.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise GeodesicNetsError(f"weight {k!r} of {run_dir} is not finite in {weight_dtype}")
     experiment = cfg.replace(root=None, cache_dir=None, jobs=1).to_dict()
     payload = {
         "pretrained_version": PRETRAINED_VERSION,
@@ -110,6 +126,7 @@ def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, ch
         "experiment": experiment,
         "model_spec": spec,
         "record": to_jsonable(record or {}),
+        "weight_dtype": weight_dtype,
         "model": weights,
         "weights_sha256": weights_digest(weights),
     }
@@ -149,6 +166,7 @@ def load_pretrained(name: str | os.PathLike, *, device: str | None = None):
         raise CheckpointError(f"its configuration is not understood by this version of geodesic_nets: {exc}",
                               path=path) from exc
     try:
+        # stored float16 weights are cast to the model's parameters' dtype as they are copied in
         model.load_state_dict(state["model"], strict=True)
     except RuntimeError as exc:  # missing / unexpected keys, shape mismatches
         first = str(exc).strip().splitlines()[0]
