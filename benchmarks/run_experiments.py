@@ -13,6 +13,9 @@ final-epoch evaluation, of its headline metric and of every other scalar metric,
 and in total, and the published figures to compare with) is printed as a table and written to
 ``benchmarks/results/experiments/NAME.json``. ``--summarize-only`` reads each run's metrics.json,
 which ``geodesic-nets evaluate RUN_DIR`` refreshes (a metric added after training, say).
+
+A second stage (fine-tuning, annealing) starts from the first stage's weights of the same seed with
+``init_from = "{runs}/FIRST_STAGE/seed_{seed}"`` under ``[train]`` in its TOML file.
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ def published_for(name: str) -> dict:
     return PUBLISHED[max(bases, key=len)] if bases else {}
 
 
+def init_source(template: str, seed: int, runs: str) -> str:
+    """An experiment's ``init_from`` for one seed: ``{seed}`` and ``{runs}`` (the --runs folder) filled in,
+    so a fine-tuning stage starts each seed from the same seed's run of the first stage."""
+    try:
+        return template.format(seed=seed, runs=runs)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SystemExit(f"init_from {template!r}: only {{seed}} and {{runs}} can be filled in ({exc})") from exc
+
+
 HEADLINE = {"classification": ("accuracy", 100.0), "segmentation": ("vertex_accuracy", 100.0),
             "correspondence": ("accuracy", 100.0), "functional_maps": ("mean_geodesic_error", 100.0)}
 
@@ -84,7 +96,9 @@ def main(argv=None) -> int:
         ds_opts = dict(base.dataset_options)
         if base.dataset == "shrec11":
             ds_opts["seed"] = seed
-        train = base.train.replace(seed=seed, progress=False, **({"epochs": args.epochs} if args.epochs else {}))
+        train = base.train.replace(seed=seed, progress=False, **({"epochs": args.epochs} if args.epochs else {}),
+                                   **({"init_from": init_source(base.train.init_from, seed, args.runs)}
+                                      if base.train.init_from else {}))
         cfg = base.replace(root=args.root, dataset_options=ds_opts, train=train, cache_dir=cache, jobs=args.jobs)
         run_dir = Path(args.runs) / args.name / f"seed_{seed}"
         t0 = time.perf_counter()

@@ -44,3 +44,33 @@ def test_summarize_only_reports_every_scalar_metric_over_seeds(tmp_path, capsys)
     assert [r["epochs"] for r in out["runs"]] == [7, 7]
     assert out["published"]["compare_with"] == "edge_accuracy_meshcnn"
     assert "edge_accuracy_meshcnn: 0.9400 +- 0.0141" in capsys.readouterr().out
+
+
+def test_a_second_stage_starts_each_seed_from_the_same_seed_of_the_first():
+    runner = load_module_file(SCRIPT, "run_experiments_script")
+    assert runner.init_source("{runs}/faust_100_gem/seed_{seed}", 2, "/r") == "/r/faust_100_gem/seed_2"
+    assert runner.init_source("faust_labeling", 2, "/r") == "faust_labeling"
+    import pytest
+
+    with pytest.raises(SystemExit, match="only {seed} and {runs}"):
+        runner.init_source("{runs}/{name}/seed_{seed}", 0, "/r")
+
+
+def test_every_second_stage_extends_an_experiment_with_the_same_network_and_data():
+    """A stage with ``init_from`` names its first stage, whose dataset, model and operators it repeats."""
+    import re
+
+    from geodesic_nets.tasks.experiment import ExperimentConfig
+
+    stages = 0
+    for path in sorted((SCRIPT.parent / "experiments").glob("*.toml")):
+        cfg = ExperimentConfig.from_toml(path)
+        if cfg.train.init_from is None:
+            continue
+        stages += 1
+        m = re.fullmatch(r"\{runs\}/(\w+)/seed_\{seed\}", cfg.train.init_from)
+        assert m, f"{path.name}: init_from should read {{runs}}/FIRST_STAGE/seed_{{seed}}"
+        first = ExperimentConfig.from_toml(path.parent / f"{m.group(1)}.toml")
+        a, b = cfg.to_dict(), first.to_dict()
+        assert {k: v for k, v in a.items() if k != "train"} == {k: v for k, v in b.items() if k != "train"}, path.name
+    assert stages >= 1

@@ -29,7 +29,7 @@ def experiment_from_args(args: argparse.Namespace):
     for opt, key in (("model", "name"), ("features", "in_features"), ("width", "width"), ("depth", "depth")):
         if getattr(args, opt) is not None:
             model[key] = getattr(args, opt)
-    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "device", "dtype")
+    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "device", "dtype", "init_from")
              if getattr(args, k) is not None}
     if args.no_progress:
         train["progress"] = False
@@ -148,6 +148,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--batch-size", type=int, help="meshes per step and process")
     tr.add_argument("--lr", type=float, help="learning rate")
     tr.add_argument("--seed", type=int, help="seed of the initialization and the data order")
+    tr.add_argument("--init-from", metavar="SOURCE",
+                    help="start from trained weights (fine-tune): a run directory, a .pt file or a pretrained name")
     tr.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     tr.add_argument("--dtype", choices=["float32", "float64"], help="floating type of training")
     tr.add_argument("--cache", help="operator cache directory")

@@ -82,6 +82,11 @@ class TrainConfig:
     find_unused_parameters : bool
         Passed to ``DistributedDataParallel`` (needed when some parameters get no gradient in a
         step, e.g. a head the task does not use).
+    init_from : str or None
+        Start from trained weights instead of a random initialization (fine-tuning): a run
+        directory (its last checkpoint), a checkpoint or pretrained ``.pt`` file, or a shipped
+        pretrained model's name (see :mod:`geodesic_nets.tasks.initial_weights`). The optimizer and
+        the schedule start afresh.
     """
 
     epochs: int = 50
@@ -102,6 +107,7 @@ class TrainConfig:
     progress: bool = True
     log_every: int = 0
     find_unused_parameters: bool = False
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 1), ("batch_size", 1), ("step_epochs", 1), ("eval_every", 1)):
@@ -131,6 +137,8 @@ class TrainConfig:
                 f"warmup_epochs ({self.warmup_epochs}) must be smaller than epochs ({self.epochs}) "
                 "with the cosine schedule"
             )
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+            raise ArgumentError(f"init_from must be None or a non-empty path or name, got {self.init_from!r}")
         for name in ("tensorboard", "progress", "find_unused_parameters"):
             if not isinstance(getattr(self, name), bool):
                 raise ArgumentError(f"{name} must be a bool, got {getattr(self, name)!r}")

@@ -29,9 +29,10 @@ from ..errors import GeodesicNetsError
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .experiment import ExperimentConfig
 from .models import ModelSpec, build_model
+from .run import Run, run_device
 
 __all__ = ["PRETRAINED_DIR", "PRETRAINED_VERSION", "WEIGHT_DTYPES", "available_pretrained", "pretrained_path", "export_pretrained",
-           "load_pretrained", "weights_digest"]
+           "load_pretrained", "read_pretrained", "weights_digest"]
 
 #: where the package's pretrained files live
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -134,19 +135,14 @@ def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, ch
     return Path(dest)
 
 
-def load_pretrained(name: str | os.PathLike, *, device: str | None = None):
-    """A shipped pretrained model (by name) or a pretrained file (by path), as a ``Run``.
+def read_pretrained(path: str | os.PathLike) -> dict[str, Any]:
+    """The contents of a pretrained file, checked: its format and version, its keys, the weights' digest.
 
     Raises
     ------
-    GeodesicNetsError
-        Unknown name.
     CheckpointError
-        Unreadable, damaged, or written for an incompatible version of the package.
+        Unreadable, damaged (digest), or not a pretrained file of this version.
     """
-    from .runner import Run, _device
-
-    path = pretrained_path(name)
     state = load_checkpoint(path)
     version = state.get("pretrained_version")
     if version != PRETRAINED_VERSION:
@@ -158,6 +154,21 @@ def load_pretrained(name: str | os.PathLike, *, device: str | None = None):
     if weights_digest(state["model"]) != state["weights_sha256"]:
         raise CheckpointError("the weights do not match their recorded SHA-256: the file is damaged or edited",
                               path=path)
+    return state
+
+
+def load_pretrained(name: str | os.PathLike, *, device: str | None = None) -> Run:
+    """A shipped pretrained model (by name) or a pretrained file (by path), as a ``Run``.
+
+    Raises
+    ------
+    GeodesicNetsError
+        Unknown name.
+    CheckpointError
+        Unreadable, damaged, or written for an incompatible version of the package.
+    """
+    path = pretrained_path(name)
+    state = read_pretrained(path)
     try:
         cfg = ExperimentConfig.from_dict(state["experiment"])
         spec = ModelSpec.from_dict(state["model_spec"])
@@ -172,6 +183,6 @@ def load_pretrained(name: str | os.PathLike, *, device: str | None = None):
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"the weights do not fit the model this version of geodesic_nets builds "
                               f"from its specification ({first})", path=path) from exc
-    dev = torch.device(device) if device else _device(cfg)
+    dev = torch.device(device) if device else run_device(cfg)
     model.to(dev, cfg.train.torch_dtype).eval()
     return Run(path, cfg, spec, model, state["task"], dev, cfg.train.torch_dtype, state.get("class_names"))

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -24,7 +23,9 @@ from .checkpoint import load_checkpoint
 from .classification import ClassificationTask
 from .experiment import ExperimentConfig
 from .functional_maps import FunctionalMapTask
-from .models import ModelSpec, SurfaceModel, build_model
+from .initial_weights import load_initial_weights
+from .models import ModelSpec, build_model
+from .run import Run, run_device
 from .segmentation import SegmentationTask
 from .vertex_labeling import VertexLabelingTask
 
@@ -121,11 +122,14 @@ def train_experiment(cfg: ExperimentConfig, run_dir: str | Path, *, resume: bool
     spec = model_spec(cfg, train_set)
     torch.manual_seed(cfg.train.seed)
     model = build_model(spec, augment=_augment(cfg))
+    init = load_initial_weights(model, cfg.train.init_from) if cfg.train.init_from else None
     if _is_main():
         cfg.save(run_dir)
     experiment = {k: v for k, v in cfg.to_dict().items() if k != "train"}  # the loop records the train config
     record = {"experiment": experiment, "model_spec": spec.to_dict(), "task": task.name,
               "train_set": train_set.describe(), "eval_set": eval_set.describe()}
+    if init is not None:
+        record["initial_weights"] = init
     monitor = _monitoring_task(task)
     result = fit(model, monitor, train_set, config=cfg.train, run_dir=run_dir, val_set=eval_set, resume=resume,
                  record=record)
@@ -135,7 +139,7 @@ def train_experiment(cfg: ExperimentConfig, run_dir: str | Path, *, resume: bool
     if monitor is task and task.primary_metric in result.last_metrics:
         evaluation = dict(result.last_metrics)  # the loop already evaluated the final model with this task
     else:
-        evaluation = task.evaluate(model, eval_set, device=_device(cfg), dtype=cfg.train.torch_dtype,
+        evaluation = task.evaluate(model, eval_set, device=run_device(cfg), dtype=cfg.train.torch_dtype,
                                    batch_size=1)
     evaluation = {"task": task.name, "checkpoint": "last", "split": cfg.eval_split, "seconds": time.perf_counter() - t0,
                   "train_seconds": result.seconds, **evaluation}
@@ -154,73 +158,6 @@ def _is_main() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _device(cfg: ExperimentConfig) -> torch.device:
-    d = cfg.train.device
-    if d == "auto":
-        d = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(d)
-
-
-@dataclass
-class Run:
-    """A trained model loaded from its run directory."""
-
-    run_dir: Path
-    experiment: ExperimentConfig
-    spec: ModelSpec
-    model: SurfaceModel
-    task_name: str
-    device: torch.device
-    dtype: torch.dtype
-    class_names: list[str] | None = None
-
-    def samples(self, files: Sequence[str | Path]) -> list:
-        """Shape samples of ``files`` prepared like the training data (normalized, same operators)."""
-        from ..data import ShapeSample, prepare_samples
-
-        prepared = prepare_samples(list(files), settings=self.experiment.operators,
-                                   cache_dir=self.experiment.cache_dir, progress=False, dtype=self.dtype)
-        return [ShapeSample(Path(f).stem, p.operators, path=str(f), extra=dict(p.info)) for f, p in zip(files, prepared)]
-
-    def outputs(self, sample) -> torch.Tensor:
-        """The model's output for one sample (CPU, float64)."""
-        from ..batch import MeshBatch
-
-        batch = MeshBatch.from_operators([sample.operators], device=self.device, dtype=self.dtype)
-        self.model.eval()
-        with torch.no_grad():
-            return self.model(batch).double().cpu()
-
-    def vertex_features(self, sample) -> torch.Tensor:
-        """Learned per-vertex features of one sample, shape (V, C), CPU float64."""
-        from ..batch import MeshBatch
-
-        batch = MeshBatch.from_operators([sample.operators], device=self.device, dtype=self.dtype)
-        self.model.eval()
-        return self.model.vertex_features(batch).double().cpu()
-
-    def point_map(self, source, target) -> torch.Tensor:
-        """For every vertex of ``target``, a vertex of ``source`` (V_target,) int64."""
-        if self.task_name == "functional_maps":
-            task = FunctionalMapTask(**self.experiment.task_options)
-            maps = task.maps(self.model, [source, target], [(0, 1)], device=self.device, dtype=self.dtype)
-            return maps[(0, 1)]
-        if self.task_name == VertexLabelingTask.name:  # "correspondence": labels are template vertices
-            # both shapes labelled with template vertices: match target vertices to source vertices of the same label
-            ls, lt = self.outputs(source).argmax(1), self.outputs(target).argmax(1)
-            first = torch.full((int(max(ls.max(), lt.max())) + 1,), -1, dtype=torch.int64)
-            first[ls.flip(0)] = torch.arange(len(ls) - 1, -1, -1)
-            out = first[lt]
-            missing = out < 0
-            if missing.any():  # labels the source never predicts: nearest in the learned features
-                from .functional_maps import nearest_neighbor_map
-
-                nn_map = nearest_neighbor_map(self.vertex_features(source), self.vertex_features(target))
-                out[missing] = nn_map[missing]
-            return out
-        raise GeodesicNetsError(f"a {self.task_name} model does not produce correspondences")
-
-
 def load_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", device: str | None = None) -> Run:
     """Rebuild the model of a run directory from ``experiment.json`` and a checkpoint."""
     run_dir = Path(run_dir)
@@ -230,7 +167,7 @@ def load_run(run_dir: str | Path, *, checkpoint: CheckpointName = "last", device
     if "model_spec" not in record:
         raise GeodesicNetsError(f"{cfg_path} has no model_spec record; was the run finished by this version?")
     spec = ModelSpec.from_dict(record["model_spec"])
-    dev = torch.device(device) if device else _device(cfg)
+    dev = torch.device(device) if device else run_device(cfg)
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt", map_location=dev)
     model = build_model(spec)
     model.load_state_dict(state["model"])
