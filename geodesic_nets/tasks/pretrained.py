@@ -31,8 +31,8 @@ from .experiment import ExperimentConfig
 from .models import ModelSpec, build_model
 from .run import Run, run_device
 
-__all__ = ["PRETRAINED_DIR", "PRETRAINED_VERSION", "WEIGHT_DTYPES", "available_pretrained", "pretrained_path", "export_pretrained",
-           "load_pretrained", "read_pretrained", "weights_digest"]
+__all__ = ["PRETRAINED_DIR", "PRETRAINED_VERSION", "WEIGHT_DTYPES", "available_pretrained", "pretrained_path",
+           "export_pretrained", "load_pretrained", "read_pretrained", "weights_digest"]
 
 #: where the package's pretrained files live
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
