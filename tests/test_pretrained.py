@@ -146,6 +146,24 @@ def test_half_precision_export_rounds_the_weights_and_halves_their_bytes(trained
         export_pretrained(run_dir, tmp_path / "x.pt", weight_dtype="int8")
 
 
+def test_casting_keeps_a_tied_weight_one_tensor(tmp_path):
+    from geodesic_nets.tasks.pretrained import cast_weights
+
+    w, other = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    state = {"body.head.weight": w, "_head.weight": w, "other": other, "first_rows": w[:2], "count": torch.tensor(4)}
+    for dtype in (torch.float16, torch.float32):
+        out = cast_weights(state, dtype)
+        assert out["body.head.weight"] is out["_head.weight"] and out["other"] is not out["_head.weight"]
+        assert out["first_rows"].shape == (2, 3) and out["count"].dtype == torch.int64
+        torch.testing.assert_close(out["_head.weight"], w.to(dtype))
+    save_checkpoint(tmp_path / "tied.pt", {"model": cast_weights(state, torch.float16)})
+    save_checkpoint(tmp_path / "untied.pt", {"model": {k: v.to(torch.float16) if v.is_floating_point() else v
+                                                       for k, v in state.items()}})
+    loaded = load_checkpoint(tmp_path / "tied.pt")["model"]
+    assert loaded["_head.weight"].data_ptr() == loaded["body.head.weight"].data_ptr()
+    assert (tmp_path / "tied.pt").stat().st_size < (tmp_path / "untied.pt").stat().st_size
+
+
 def test_intrinsic_inputs_ignore_rotation_and_scale(trained, folder, tmp_path):
     """The FAUST_r models' inputs (WKS of the unit-area shape) do not see a rigid motion or a scale."""
     from geodesic_nets.io import load

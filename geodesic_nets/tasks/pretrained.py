@@ -32,7 +32,7 @@ from .models import ModelSpec, build_model
 from .run import Run, run_device
 
 __all__ = ["PRETRAINED_DIR", "PRETRAINED_VERSION", "WEIGHT_DTYPES", "available_pretrained", "pretrained_path",
-           "export_pretrained", "load_pretrained", "read_pretrained", "weights_digest"]
+           "cast_weights", "export_pretrained", "load_pretrained", "read_pretrained", "weights_digest"]
 
 #: where the package's pretrained files live
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -74,6 +74,27 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
 WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
+def cast_weights(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """A state dict on the CPU with its floating tensors in ``dtype``, shared tensors kept shared.
+
+    A module reachable under two names (a tied or re-registered layer) appears twice in a state dict
+    with one storage, which ``torch.save`` writes once; casting each entry separately would write it
+    twice. Entries that view the same memory the same way are cast once and share the result.
+    """
+    out: dict[str, torch.Tensor] = {}
+    cast: dict[tuple, torch.Tensor] = {}
+    for k, v in state.items():
+        v = v.detach().cpu()
+        if not v.is_floating_point():
+            out[k] = v
+            continue
+        view = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride(), v.dtype)
+        if view not in cast:
+            cast[view] = v.to(dtype)
+        out[k] = cast[view]
+    return out
+
+
 def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, checkpoint: str = "last",
                       description: str = "", record: dict[str, Any] | None = None,
                       weight_dtype: str = "float32") -> Path:
@@ -110,9 +131,7 @@ def export_pretrained(run_dir: str | os.PathLike, dest: str | os.PathLike, *, ch
     if weight_dtype not in WEIGHT_DTYPES:
         raise GeodesicNetsError(f"weight_dtype must be one of {sorted(WEIGHT_DTYPES)}, not {weight_dtype!r}")
     state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt")
-    dtype = WEIGHT_DTYPES[weight_dtype]
-    weights = {k: v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()
-               for k, v in state["model"].items()}
+    weights = cast_weights(state["model"], WEIGHT_DTYPES[weight_dtype])
     for k, v in weights.items():
         if v.is_floating_point() and not bool(torch.isfinite(v).all()):
             raise GeodesicNetsError(f"weight {k!r} of {run_dir} is not finite in {weight_dtype}")
