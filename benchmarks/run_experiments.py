@@ -110,7 +110,8 @@ def main(argv=None) -> int:
             ev = train_experiment(cfg, run_dir, resume=args.resume and (run_dir / "checkpoints" / "last.pt").is_file())
             metrics = json.loads((run_dir / "metrics.json").read_text())
         epoch_s = [h.get("epoch_seconds") for h in metrics.get("history", []) if h.get("epoch_seconds") is not None]
-        wall = (metrics.get("timings") or {}).get("total_epoch_seconds") if args.summarize_only else time.perf_counter() - t0
+        # every epoch's time, those of earlier (resumed) calls too; a fresh run's elapsed time otherwise
+        wall = (metrics.get("timings") or {}).get("total_epoch_seconds") or time.perf_counter() - t0
         results.append({"seed": seed, "run_dir": str(run_dir), "evaluation": ev, "wall_seconds": wall,
                         "median_epoch_seconds": sorted(epoch_s)[len(epoch_s) // 2] if epoch_s else None,
                         "epochs": cfg.train.epochs})
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
     key, scale = HEADLINE[task]
     summary = summarize([r["evaluation"][key] * scale for r in results])
     scalars = [k for k, v in results[0]["evaluation"].items()
-               if isinstance(v, float) and k != "seconds" and all(isinstance(r["evaluation"].get(k), float) for r in results)]
+               if isinstance(v, float) and not k.endswith("seconds") and all(isinstance(r["evaluation"].get(k), float) for r in results)]
     every = {k: summarize([r["evaluation"][k] for r in results]) for k in scalars}
     out = {
         "experiment": args.name,

@@ -142,7 +142,7 @@ def train_experiment(cfg: ExperimentConfig, run_dir: str | Path, *, resume: bool
         evaluation = task.evaluate(model, eval_set, device=run_device(cfg), dtype=cfg.train.torch_dtype,
                                    batch_size=1)
     evaluation = {"task": task.name, "checkpoint": "last", "split": cfg.eval_split, "seconds": time.perf_counter() - t0,
-                  "train_seconds": result.seconds, **evaluation}
+                  "train_seconds": sum(result.epoch_seconds), **evaluation}  # all epochs, resumed ones too
     return _update_metrics(run_dir, "evaluation", evaluation)
 
 
