@@ -273,3 +273,14 @@ def test_shipped_human_segmenter_on_its_test_split(capsys):
     assert main(["evaluate", "--pretrained", "human_seg", "--root", str(root), "--no-progress"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["n_meshes"] == 18 and metrics["vertex_accuracy"] >= 0.90  # 0.9053 when exported (seed 0)
+
+
+@pytest.mark.shared_data
+def test_shipped_faust_labeller_on_its_test_split(capsys):
+    from conftest import shared_data_path
+
+    root = shared_data_path("faust")
+    assert main(["evaluate", "--pretrained", "faust_labeling", "--root", str(root), "--no-progress"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["n_meshes"] == 20 and metrics["n_vertices"] == 20 * 6890
+    assert metrics["accuracy"] >= 0.99  # 0.9937 when exported (seed 0, float16 weights)
