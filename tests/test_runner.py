@@ -79,6 +79,10 @@ def test_resume_refuses_another_experiment_and_continues_the_same(classifier, ca
     metrics = _train(out, "--resume", "--task", "classification", "--dataset", "synthetic_shapes", "--epochs", "4",
                      "--batch-size", "4", "--dataset-option", "n_per_class=6", "--features", "hks")
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4]
+    # the training time counts the epochs of both calls, not only the resumed one
+    epochs_total = sum(h["epoch_seconds"] for h in metrics["history"])
+    assert metrics["evaluation"]["train_seconds"] == pytest.approx(epochs_total)
+    assert metrics["evaluation"]["train_seconds"] > metrics["history"][-1]["epoch_seconds"]
 
 
 def test_segmentation_and_correspondence_runs_predict_files(tmp_path):
