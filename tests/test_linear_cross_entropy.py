@@ -1,5 +1,5 @@
-"""The fused linear head + cross-entropy against the unfused expression, forward and backward, and
-the vertex-labelling task's fused path against its logits path."""
+"""The fused linear head + cross-entropy (per-row and weighted-sum forms) against the unfused
+expression, forward and backward, and the vertex-labelling task's fused path against its logits path."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from geodesic_nets.nn.linear_cross_entropy import (
     linear_argmax,
     linear_cross_entropy,
     linear_cross_entropy_reference,
+    weighted_linear_cross_entropy,
 )
 from geodesic_nets.tasks.models import ModelSpec, build_model
 from geodesic_nets.tasks.vertex_labeling import VertexLabelingTask
@@ -195,3 +196,86 @@ def test_vertex_labeling_fused_predict_matches_argmax(labelled):
     assert all(torch.equal(a, r) for a, r in zip(fused, ref))
     assert task.evaluate(model, samples, device="cpu", dtype=torch.float64) == task.evaluate(
         Unfused(model), samples, device="cpu", dtype=torch.float64)
+
+
+# ------------------------------------------------------------------- the weighted (scalar) form
+def _row_weights(N, dtype):
+    g = torch.rand(N, generator=torch.Generator().manual_seed(5), dtype=dtype)
+    return g * (torch.arange(N) % 3 != 0)  # some rows ignored
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_weighted_gradcheck(bias):
+    x, w, b, t = _problem(N=9, C=3, K=7, bias=bias)
+    rw = _row_weights(9, x.dtype)
+    inputs = (x, w) if b is None else (x, w, b)
+
+    def f(*args):
+        return weighted_linear_cross_entropy(args[0], args[1], None if b is None else args[2], t, rw, chunk_rows=4)[0]
+
+    assert torch.autograd.gradcheck(f, inputs)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 37, 128])
+@pytest.mark.parametrize("bias", [True, False])
+def test_weighted_matches_the_unfused_head_and_loss(chunk, bias):
+    """Gradients formed in the forward, then scaled by an upstream gradient that is not 1."""
+    x, w, b, t = _problem(bias=bias)
+    params = [p for p in (x, w, b) if p is not None]
+    rw = _row_weights(x.shape[0], x.dtype)
+    loss, pred = weighted_linear_cross_entropy(x, w, b, t, rw, chunk_rows=chunk)
+    grads = torch.autograd.grad(-2.5 * loss, params)
+    ref_loss, ref_pred = linear_cross_entropy_reference(x, w, b, t)
+    ref_loss = (ref_loss * rw).sum()
+    ref_grads = torch.autograd.grad(-2.5 * ref_loss, params)
+    assert loss.shape == ()
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-12, atol=1e-12)
+    assert torch.equal(pred, ref_pred)
+    for a, r in zip(grads, ref_grads):
+        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
+
+
+def test_weighted_gradient_of_some_inputs_only():
+    x, w, b, t = _problem()
+    rw = _row_weights(x.shape[0], x.dtype)
+    xd = x.detach()
+    loss, _ = weighted_linear_cross_entropy(xd, w, b, t, rw, chunk_rows=8)
+    (gw,) = torch.autograd.grad(loss, [w])
+    ref, _ = linear_cross_entropy_reference(xd, w, b, t)
+    torch.testing.assert_close(gw, torch.autograd.grad((ref * rw).sum(), [w])[0], rtol=1e-12, atol=1e-12)
+
+
+def test_weighted_without_grad_mode_builds_no_graph():
+    x, w, b, t = _problem()
+    rw = _row_weights(x.shape[0], x.dtype)
+    with torch.no_grad():
+        loss, pred = weighted_linear_cross_entropy(x, w, b, t, rw)
+    assert not loss.requires_grad
+    ref, ref_pred = linear_cross_entropy_reference(x.detach(), w.detach(), b.detach(), t)
+    torch.testing.assert_close(loss, (ref * rw).sum(), rtol=1e-12, atol=1e-12)
+    assert torch.equal(pred, ref_pred)
+
+
+def test_weighted_sharply_peaked_logits_match_the_reference():
+    params, t = _peaked(torch.float64)
+    rw = _row_weights(t.shape[0], torch.float64)
+    loss, _ = weighted_linear_cross_entropy(*params, t, rw, chunk_rows=16)
+    grads = torch.autograd.grad(loss, params)
+    ref, _ = linear_cross_entropy_reference(*params, t)
+    ref = (ref * rw).sum()
+    torch.testing.assert_close(loss, ref, rtol=1e-12, atol=1e-12)
+    for a, r in zip(grads, torch.autograd.grad(ref, params)):
+        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
+
+
+def test_weighted_bad_arguments():
+    x, w, b, t = _problem()
+    rw = _row_weights(x.shape[0], x.dtype)
+    with pytest.raises(ArgumentError):
+        weighted_linear_cross_entropy(x, w, b, t, rw[:-1])
+    with pytest.raises(ArgumentError):
+        weighted_linear_cross_entropy(x, w, b, t, rw.float())
+    with pytest.raises(ArgumentError):
+        weighted_linear_cross_entropy(x, w, b, t, rw.clone().requires_grad_())
+    with pytest.raises(ArgumentError):
+        weighted_linear_cross_entropy(x, w, b, t.clamp_max(0) - 1, rw)

@@ -11,7 +11,8 @@ subpackage / module         contents
                             features, its blocks (the fused, tiled CPU form with a custom backward)
 ``mlp``, ``pooling``        per-vertex MLP; mass-weighted global pooling, vertices to faces
 ``sparse``                  CSR sparse products with a transposed backward
-``linear_cross_entropy``    a linear head fused with its cross-entropy (many classes, no logits)
+``linear_cross_entropy``    a linear head fused with its cross-entropy (many classes, no logits;
+                            per-row and weighted-sum forms)
 ``gauge``                   GEM-CNN style gauge-equivariant convolutions on SO(2) irreps
 ``patch``                   GCNN, ACNN and MoNet convolutions on geodesic polar patches
 ==========================  ===================================================================
@@ -27,7 +28,7 @@ from .diffusion import (
     spectral_diffusion,
 )
 from .gauge import FieldType, GaugeConv, GaugeEquivariantNet, GaugeInvariantPool, NormNonlinearity, RegularNonlinearity
-from .linear_cross_entropy import linear_argmax, linear_cross_entropy
+from .linear_cross_entropy import linear_argmax, linear_cross_entropy, weighted_linear_cross_entropy
 from .mlp import MLP
 from .patch import ACNNConv, GCNNConv, MoNetConv, PatchNet
 from .pooling import GlobalPool, global_max_pool, global_mean_pool, vertices_to_faces
@@ -43,6 +44,7 @@ __all__ = [
     "SpatialGradientFeatures",
     "MLP",
     "linear_cross_entropy",
+    "weighted_linear_cross_entropy",
     "linear_argmax",
     "DiffusionNetBlock",
     "DiffusionNet",

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..data.sample import SampleBatch
 from ..errors import ArgumentError, GeodesicNetsError
-from ..nn.linear_cross_entropy import linear_argmax, linear_cross_entropy
+from ..nn.linear_cross_entropy import linear_argmax, weighted_linear_cross_entropy
 from .base import Task
 from .geodesic_error import correspondence_geodesic_errors, error_curve
 from .inference import iterate_batches
@@ -58,7 +58,7 @@ class VertexLabelingTask(Task):
         """Mean over meshes of the mean cross-entropy over each mesh's labelled vertices.
 
         When the model's last layer is a separable linear head (``SurfaceModel.linear_head``),
-        the head and the cross-entropy are fused (:func:`~geodesic_nets.nn.linear_cross_entropy`):
+        the head and the cross-entropy are fused (:func:`~geodesic_nets.nn.weighted_linear_cross_entropy`):
         the same loss and gradients without the (V, num_classes) logits; otherwise the logits.
         """
         if sb.label is None or sb.label.shape != (sb.batch.total_verts,):
@@ -66,23 +66,25 @@ class VertexLabelingTask(Task):
         known = sb.label >= 0
         target = sb.label.clamp_min(0)
         head = _linear_head(model)
+        if head is not None and head.out_features != self.num_classes:
+            raise GeodesicNetsError(f"expected a head with {self.num_classes} outputs, got {head.out_features}")
+        # each known vertex's weight in the loss: 1 / (known vertices of its mesh) / (meshes)
+        B, m = sb.num_meshes, sb.batch.vert_to_mesh
+        count = torch.bincount(m[known], minlength=B).clamp_min(1)  # (B,) int64
         if head is not None:
-            if head.out_features != self.num_classes:
-                raise GeodesicNetsError(f"expected a head with {self.num_classes} outputs, got {head.out_features}")
             feats = model(sb.batch, head=False)  # (V, S)
-            per_vertex, pred = linear_cross_entropy(feats, head.weight, head.bias, target)  # (V,), (V,)
+            row_weight = known.to(feats.dtype) / (count[m] * B).to(feats.dtype)  # (V,)
+            loss, pred = weighted_linear_cross_entropy(feats, head.weight, head.bias, target, row_weight)
         else:
             logits = model(sb.batch)  # (V, num_classes)
             if logits.shape != (sb.batch.total_verts, self.num_classes):
                 raise GeodesicNetsError(f"expected logits of shape (V, {self.num_classes}), got {tuple(logits.shape)}")
             per_vertex, pred = F.cross_entropy(logits, target, reduction="none"), logits.argmax(1)
-        per_vertex = per_vertex * known
-        B = sb.num_meshes
-        dt = per_vertex.dtype
-        total = torch.zeros(B, dtype=dt, device=per_vertex.device).index_add_(0, sb.batch.vert_to_mesh, per_vertex)
-        count = torch.zeros(B, dtype=dt, device=per_vertex.device).index_add_(0, sb.batch.vert_to_mesh, known.to(dt))
+            dt = per_vertex.dtype
+            total = torch.zeros(B, dtype=dt, device=per_vertex.device).index_add_(0, m, per_vertex * known)
+            loss = (total / count.to(dt)).mean()
         acc = ((pred == sb.label) & known).sum() / known.sum().clamp_min(1)
-        return (total / count.clamp_min(1)).mean(), {"accuracy": float(acc)}
+        return loss, {"accuracy": float(acc)}
 
     def predict(self, model: nn.Module, dataset, *, device, dtype, batch_size: int = 1) -> list[torch.Tensor]:
         """Per sample, the predicted template index of every vertex, shape (V,) int64."""
