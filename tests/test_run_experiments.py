@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import load_module_file
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run_experiments.py"
@@ -74,3 +76,9 @@ def test_every_second_stage_extends_an_experiment_with_the_same_network_and_data
         a, b = cfg.to_dict(), first.to_dict()
         assert {k: v for k, v in a.items() if k != "train"} == {k: v for k, v in b.items() if k != "train"}, path.name
     assert stages >= 1
+
+
+def test_threads_must_be_positive(tmp_path):
+    runner = load_module_file(SCRIPT, "run_experiments_script")
+    with pytest.raises(SystemExit, match="--threads"):
+        runner.main(["human_seg_hks", "--threads", "0", "--summarize-only", "--runs", str(tmp_path)])
