@@ -30,30 +30,52 @@ def _problem(N=37, C=5, K=23, *, dtype=torch.float64, seed=0, bias=True):
     return x, w, b, t
 
 
+def _row_weights(N, dtype):
+    g = torch.rand(N, generator=torch.Generator().manual_seed(5), dtype=dtype)
+    return g * (torch.arange(N) % 3 != 0)  # some rows ignored
+
+
+FORMS = ["per_row", "weighted"]
+
+
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("bias", [True, False])
-def test_gradcheck(bias):
+def test_gradcheck(form, bias):
+    """The per-row form's whole Jacobian; the weighted form's gradient (formed in its forward)."""
     x, w, b, t = _problem(N=9, C=3, K=7, bias=bias)
+    rw = _row_weights(9, x.dtype)
     inputs = (x, w) if b is None else (x, w, b)
 
     def f(*args):
-        return linear_cross_entropy(args[0], args[1], None if b is None else args[2], t, chunk_rows=4)[0]
+        bias_ = None if b is None else args[2]
+        if form == "per_row":
+            return linear_cross_entropy(args[0], args[1], bias_, t, chunk_rows=4)[0]
+        return weighted_linear_cross_entropy(args[0], args[1], bias_, t, rw, chunk_rows=4)[0]
 
     assert torch.autograd.gradcheck(f, inputs)
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("chunk", [1, 5, 37, 128])
 @pytest.mark.parametrize("bias", [True, False])
-def test_matches_the_unfused_head_and_loss(chunk, bias):
+def test_matches_the_unfused_head_and_loss(form, chunk, bias):
+    """The weighted sum of the losses and its gradients under an upstream gradient that is not 1
+    (the weighted form scales the gradients it formed in the forward), the per-row losses, the argmax."""
     x, w, b, t = _problem(bias=bias)
     params = [p for p in (x, w, b) if p is not None]
-    g = torch.rand(x.shape[0], dtype=x.dtype) * (torch.arange(x.shape[0]) % 3 != 0)  # some rows ignored
-    loss, pred = linear_cross_entropy(x, w, b, t, chunk_rows=chunk)
-    grads = torch.autograd.grad((loss * g).sum(), params)
+    rw = _row_weights(x.shape[0], x.dtype)
     ref_loss, ref_pred = linear_cross_entropy_reference(x, w, b, t)
-    ref_grads = torch.autograd.grad((ref_loss * g).sum(), params)
-    torch.testing.assert_close(loss, ref_loss, rtol=1e-12, atol=1e-12)
+    if form == "per_row":
+        loss, pred = linear_cross_entropy(x, w, b, t, chunk_rows=chunk)
+        torch.testing.assert_close(loss, ref_loss, rtol=1e-12, atol=1e-12)
+        total = (loss * rw).sum()
+    else:
+        total, pred = weighted_linear_cross_entropy(x, w, b, t, rw, chunk_rows=chunk)
+        assert total.shape == ()
+    ref_total = (ref_loss * rw).sum()
+    torch.testing.assert_close(total, ref_total, rtol=1e-12, atol=1e-12)
     assert torch.equal(pred, ref_pred)
-    for a, r in zip(grads, ref_grads):
+    for a, r in zip(torch.autograd.grad(-2.5 * total, params), torch.autograd.grad(-2.5 * ref_total, params)):
         torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
     assert torch.equal(linear_argmax(x.detach(), w.detach(), None if b is None else b.detach(), chunk_rows=chunk),
                        ref_pred)
@@ -199,42 +221,6 @@ def test_vertex_labeling_fused_predict_matches_argmax(labelled):
 
 
 # ------------------------------------------------------------------- the weighted (scalar) form
-def _row_weights(N, dtype):
-    g = torch.rand(N, generator=torch.Generator().manual_seed(5), dtype=dtype)
-    return g * (torch.arange(N) % 3 != 0)  # some rows ignored
-
-
-@pytest.mark.parametrize("bias", [True, False])
-def test_weighted_gradcheck(bias):
-    x, w, b, t = _problem(N=9, C=3, K=7, bias=bias)
-    rw = _row_weights(9, x.dtype)
-    inputs = (x, w) if b is None else (x, w, b)
-
-    def f(*args):
-        return weighted_linear_cross_entropy(args[0], args[1], None if b is None else args[2], t, rw, chunk_rows=4)[0]
-
-    assert torch.autograd.gradcheck(f, inputs)
-
-
-@pytest.mark.parametrize("chunk", [1, 5, 37, 128])
-@pytest.mark.parametrize("bias", [True, False])
-def test_weighted_matches_the_unfused_head_and_loss(chunk, bias):
-    """Gradients formed in the forward, then scaled by an upstream gradient that is not 1."""
-    x, w, b, t = _problem(bias=bias)
-    params = [p for p in (x, w, b) if p is not None]
-    rw = _row_weights(x.shape[0], x.dtype)
-    loss, pred = weighted_linear_cross_entropy(x, w, b, t, rw, chunk_rows=chunk)
-    grads = torch.autograd.grad(-2.5 * loss, params)
-    ref_loss, ref_pred = linear_cross_entropy_reference(x, w, b, t)
-    ref_loss = (ref_loss * rw).sum()
-    ref_grads = torch.autograd.grad(-2.5 * ref_loss, params)
-    assert loss.shape == ()
-    torch.testing.assert_close(loss, ref_loss, rtol=1e-12, atol=1e-12)
-    assert torch.equal(pred, ref_pred)
-    for a, r in zip(grads, ref_grads):
-        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
-
-
 def test_weighted_gradient_of_some_inputs_only():
     x, w, b, t = _problem()
     rw = _row_weights(x.shape[0], x.dtype)
