@@ -12,7 +12,9 @@ that seed; each run gets its own run directory (``RUNS/NAME/seed_S``) with the f
 final-epoch evaluation, of its headline metric and of every other scalar metric, time per epoch
 and in total, and the published figures to compare with) is printed as a table and written to
 ``benchmarks/results/experiments/NAME.json``. ``--summarize-only`` reads each run's metrics.json,
-which ``geodesic-nets evaluate RUN_DIR`` refreshes (a metric added after training, say).
+which ``geodesic-nets evaluate RUN_DIR`` refreshes (a metric added after training, say); with
+``--keep-recorded`` a seed whose run directory is not on this machine is taken from the runs
+already in the summary JSON (a seed trained on another machine joins those recorded before).
 
 A second stage (fine-tuning, annealing) starts from the first stage's weights of the same seed with
 ``init_from = "{runs}/FIRST_STAGE/seed_{seed}"`` under ``[train]`` in its TOML file.
@@ -66,6 +68,15 @@ def init_source(template: str, seed: int, runs: str) -> str:
         raise SystemExit(f"init_from {template!r}: only {{seed}} and {{runs}} can be filled in ({exc})") from exc
 
 
+def _recorded_runs(path: Path) -> dict[int, dict]:
+    """The per-seed entries of an existing summary JSON, by seed (none if it does not exist), each
+    with the environment the summary recorded unless it has its own."""
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text())
+    return {int(r["seed"]): {"environment": old.get("environment"), **r} for r in old.get("runs", [])}
+
+
 HEADLINE = {"classification": ("accuracy", 100.0), "segmentation": ("vertex_accuracy", 100.0),
             "correspondence": ("accuracy", 100.0), "functional_maps": ("mean_geodesic_error", 100.0)}
 
@@ -91,14 +102,21 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="resume run directories that exist")
     p.add_argument("--summarize-only", action="store_true",
                    help="do not train: summarize the finished run directories (their metrics.json evaluation)")
+    p.add_argument("--keep-recorded", action="store_true",
+                   help="with --summarize-only: a seed whose run directory has no metrics.json is taken from the "
+                        "runs already recorded in OUT/NAME.json (marked with recorded_in)")
     p.add_argument("--out", default=str(HERE / "results" / "experiments"), help="directory of the summary JSON")
     args = p.parse_args(argv)
+    if args.keep_recorded and not args.summarize_only:
+        raise SystemExit("--keep-recorded only goes with --summarize-only")
     if args.threads < 1:
         raise SystemExit(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
 
     base = ExperimentConfig.from_toml(HERE / "experiments" / f"{args.name}.toml")
     cache = args.cache or str(Path(args.runs) / "cache")
+    path = Path(args.out) / f"{args.name}.json"
+    recorded = _recorded_runs(path) if args.keep_recorded else {}
     results = []
     for seed in args.seeds:
         ds_opts = dict(base.dataset_options)
@@ -110,6 +128,14 @@ def main(argv=None) -> int:
         cfg = base.replace(root=args.root, dataset_options=ds_opts, train=train, cache_dir=cache, jobs=args.jobs)
         run_dir = Path(args.runs) / args.name / f"seed_{seed}"
         t0 = time.perf_counter()
+        if args.summarize_only and not (run_dir / "metrics.json").is_file():
+            if seed not in recorded:
+                raise SystemExit(f"seed {seed}: no {run_dir / 'metrics.json'}"
+                                 + (f" and no run of that seed in {path}" if args.keep_recorded else
+                                    " (--keep-recorded takes the seeds already in the summary JSON)"))
+            results.append({**recorded[seed], "recorded_in": str(path)})
+            print(f"seed {seed}: as recorded in {path}", flush=True)
+            continue
         if args.summarize_only:
             metrics = json.loads((run_dir / "metrics.json").read_text())
             ev = metrics["evaluation"]
@@ -143,7 +169,6 @@ def main(argv=None) -> int:
         "environment": environment_record(),
     }
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    path = Path(args.out) / f"{args.name}.json"
     path.write_text(json.dumps(out, indent=2, default=str))
     print(f"\n{args.name}: {key} x{scale:g} = {summary['mean']:.2f} +- {summary['std']:.2f} over {summary['n']} seed(s)")
     print(f"{'seed':>6} {'metric':>10} {'epochs':>7} {'s/epoch':>9} {'total s':>9}")

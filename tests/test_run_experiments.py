@@ -82,3 +82,35 @@ def test_threads_must_be_positive(tmp_path):
     runner = load_module_file(SCRIPT, "run_experiments_script")
     with pytest.raises(SystemExit, match="--threads"):
         runner.main(["human_seg_hks", "--threads", "0", "--summarize-only", "--runs", str(tmp_path)])
+
+
+def test_summarize_only_keeps_the_recorded_seeds_whose_runs_are_elsewhere(tmp_path):
+    """Seed 0 was trained on another machine (only the summary JSON has it), seed 1 here."""
+    import json
+
+    from geodesic_nets.tasks.experiment import ExperimentConfig
+
+    runner = load_module_file(SCRIPT, "run_experiments_script")
+    base = ExperimentConfig.from_toml(SCRIPT.parent / "experiments" / "human_seg_hks.toml")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    seed0 = {"seed": 0, "run_dir": "/elsewhere/seed_0", "evaluation": {"task": "segmentation", "vertex_accuracy": 0.90},
+             "wall_seconds": 10.0, "median_epoch_seconds": 1.0, "epochs": 7}
+    (out_dir / "human_seg_hks.json").write_text(json.dumps({"runs": [seed0], "environment": {"git_commit": "abc"}}))
+    run_dir = tmp_path / "runs" / "human_seg_hks" / "seed_1"
+    base.replace(train=base.train.replace(seed=1, epochs=7)).save(run_dir)
+    ev = {"task": "segmentation", "vertex_accuracy": 0.92}
+    (run_dir / "metrics.json").write_text(json.dumps({"evaluation": ev, "history": [{"epoch_seconds": 2.0}]}))
+    args = ["human_seg_hks", "--seeds", "0", "1", "--summarize-only", "--runs", str(tmp_path / "runs"),
+            "--out", str(out_dir)]
+    with pytest.raises(SystemExit, match="--keep-recorded"):
+        runner.main(args)
+    assert runner.main([*args, "--keep-recorded"]) == 0
+    out = json.loads((out_dir / "human_seg_hks.json").read_text())
+    assert out["summary"]["n"] == 2 and abs(out["summary"]["mean"] - 91.0) < 1e-9
+    first, second = out["runs"]
+    assert first["recorded_in"] == str(out_dir / "human_seg_hks.json")
+    assert first["environment"] == {"git_commit": "abc"} and first["run_dir"] == "/elsewhere/seed_0"
+    assert "recorded_in" not in second
+    with pytest.raises(SystemExit, match="only goes with --summarize-only"):
+        runner.main(["human_seg_hks", "--keep-recorded", "--runs", str(tmp_path / "runs")])
