@@ -83,12 +83,12 @@ class _Block(NamedTuple):
     picked: torch.Tensor
 
 
-def _block(xs, weight, bias, target) -> tuple[_Block, torch.Tensor]:
-    """Shifted exponentials of one block's logits and the argmax (n,) int64 of each row."""
+def _block(xs, weight, bias, target, *, argmax: bool = True) -> tuple[_Block, torch.Tensor | None]:
+    """Shifted exponentials of one block's logits and (if ``argmax``) the argmax (n,) int64 of each row."""
     z = weight @ xs.T if bias is None else torch.addmm(bias[:, None], weight, xs.T)  # (K, n)
     picked = z.gather(0, target[None])[0]  # (n,)
     m = z.amax(0)  # (n,)
-    pred = z.T.contiguous().argmax(1)  # (n,), first maximum (no slower than z.argmax(0) measured here)
+    pred = z.T.contiguous().argmax(1) if argmax else None  # (n,), first maximum (no slower than z.argmax(0) here)
     z.sub_(m).clamp_min_(_exp_floor(z.dtype)).exp_()
     return _Block(z, m, z.sum(0), picked), pred
 
@@ -146,7 +146,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             return (None if gx is None else gx.zero_()), gw, gb, None, None
         # the logits again, block by block: the upstream gradient was not known in the forward
         for r0, r1 in _blocks(x.shape[0], ctx.chunk):
-            blk, _ = _block(x[r0:r1], weight, bias, target[r0:r1])
+            blk, _ = _block(x[r0:r1], weight, bias, target[r0:r1], argmax=False)
             _add_softmax_grads(blk, g_loss[r0:r1], x[r0:r1], weight,
                                None if gx is None else gx[r0:r1], gw, gb)
         _sub_onehot_grads(x, weight, target, g_loss, gx, gw, gb)
