@@ -209,10 +209,11 @@ def test_vertex_labeling_fused_loss_matches_logits_path(labelled):
     torch.testing.assert_close(ref_loss, torch.stack(per_mesh).mean(), rtol=1e-12, atol=1e-12)
 
 
-def test_vertex_labeling_fused_predict_matches_argmax(labelled):
+@pytest.mark.parametrize("decode", ["argmax", "one_to_one"])
+def test_vertex_labeling_fused_predict_matches_logits_path(labelled, decode):
     V, samples = labelled
     model = _gauge_model(V)
-    task = VertexLabelingTask(V, geodesic_errors=False)
+    task = VertexLabelingTask(V, geodesic_errors=False, decode=decode)
     fused = task.predict(model, samples, device="cpu", dtype=torch.float64, batch_size=2)
     ref = task.predict(Unfused(model), samples, device="cpu", dtype=torch.float64, batch_size=2)
     assert all(torch.equal(a, r) for a, r in zip(fused, ref))

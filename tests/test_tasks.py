@@ -10,7 +10,7 @@ from torch import nn
 
 from geodesic_nets import OperatorSettings, compute_operators, primitives
 from geodesic_nets.data.sample import ShapeSample, collate_samples
-from geodesic_nets.errors import GeodesicNetsError
+from geodesic_nets.errors import ArgumentError, GeodesicNetsError
 from geodesic_nets.surface import Surface
 from geodesic_nets.tasks.classification import ClassificationTask
 from geodesic_nets.tasks.functional_maps import FunctionalMapTask, true_fmap
@@ -70,7 +70,7 @@ def test_segmentation_loss_weights_meshes_equally_and_evaluates_faces(shapes):
     # a model that outputs the one-hot labels: perfect vertex accuracy; faces follow their vertices' mean
     onehot = lambda b: F.one_hot(torch.cat([s.label for s in samples])[: b.total_verts], 3).double()
     ev = task.evaluate(Fixed(onehot), samples[:1], device="cpu", dtype=torch.float64)
-    assert ev["vertex_accuracy"] == 1.0
+    assert ev["vertex_accuracy"] == 1.0 and ev["per_mesh_vertex_accuracy"] == {"s0": 1.0}
     f_pred = F.one_hot(samples[0].label, 3).double()[samples[0].operators.faces].mean(1).argmax(1)
     assert ev["face_accuracy"] == pytest.approx(float((f_pred == samples[0].face_label).double().mean()))
 
@@ -99,6 +99,9 @@ def test_segmentation_scores_edges_as_meshcnn_does(shapes):
         expected.append(float((ok * s.extra["edge_area"]).sum() / s.extra["edge_area"].sum()))
     assert expected[0] != pytest.approx(expected[1])
     assert ev["edge_accuracy_meshcnn"] == pytest.approx(sum(expected) / 2, rel=1e-12)
+    for s in samples:  # each mesh's own vertex accuracy, under its name
+        own = float(((s.operators.verts.double() @ W).argmax(1) == s.label).double().mean())
+        assert ev["per_mesh_vertex_accuracy"][s.name] == pytest.approx(own, rel=1e-12)
 
 
 def test_vertex_labeling_ignores_unknown_and_measures_geodesic_error(shapes):
@@ -121,6 +124,29 @@ def test_vertex_labeling_ignores_unknown_and_measures_geodesic_error(shapes):
     assert ev["accuracy"] == pytest.approx((V - 10 - 10) / (V - 10))
     assert ev["error_curve"]["fraction"][0] == pytest.approx(ev["accuracy"])
     assert 0 < ev["mean_geodesic_error"] < 0.05
+
+
+def test_vertex_labeling_one_to_one_decode(shapes):
+    """Evaluated with ``decode="one_to_one"``: accuracy of the injective labelling, the argmax's beside it."""
+    ops = shapes[0]
+    V = ops.num_verts
+    label = torch.arange(V)
+    label[:5] = -1
+    sample = ShapeSample("s", ops, label=label, corr=torch.arange(V))
+    logits = torch.eye(V, dtype=torch.float64) * 10
+    logits[10:20, 30:40] = 10.5 * torch.eye(10, dtype=torch.float64)  # vertex 10 + i prefers 30 + i to its own label
+    model = Fixed(lambda b: logits)
+    argmax = VertexLabelingTask(V, geodesic_errors=False).evaluate(model, [sample], device="cpu", dtype=torch.float64)
+    task = VertexLabelingTask(V, geodesic_errors=False, decode="one_to_one")
+    ev = task.evaluate(model, [sample], device="cpu", dtype=torch.float64)
+    # the argmax gives 30-39 twice (to 10-19 and to 30-39): 10 wrong; the injective labelling gets all right
+    assert argmax["accuracy"] == pytest.approx((V - 5 - 10) / (V - 5)) and argmax["decode"] == "argmax"
+    assert "argmax_accuracy" not in argmax
+    assert ev["accuracy"] == 1.0 and ev["argmax_accuracy"] == argmax["accuracy"] and ev["decode"] == "one_to_one"
+    (pred,) = task.predict(model, [sample], device="cpu", dtype=torch.float64)
+    assert torch.equal(pred, torch.arange(V))
+    with pytest.raises(ArgumentError):
+        VertexLabelingTask(V, decode="hungarian")
 
 
 def _permuted(surface: Surface, perm: np.ndarray) -> Surface:

@@ -5,7 +5,8 @@ face's vertices; edge predictions (when the samples carry ``extra["edges"]`` and
 ``extra["edge_label"]``) average those of an edge's two end points. With
 ``extra["edge_soft_labels"]`` and ``extra["edge_area"]`` (human segmentation) the edges are also
 scored as MeshCNN scores them: area weighted, correct when one of the edge's accepted labels,
-averaged over meshes (``edge_accuracy_meshcnn``).
+averaged over meshes (``edge_accuracy_meshcnn``). ``per_mesh_vertex_accuracy`` maps each
+sample's name to its own vertex accuracy, to find the shapes a model gets wrong.
 """
 
 from __future__ import annotations
@@ -78,11 +79,14 @@ class SegmentationTask(Task):
     def evaluate(self, model: nn.Module, dataset, *, device, dtype, batch_size: int = 1) -> dict[str, Any]:
         preds = self.predict(model, dataset, device=device, dtype=dtype, batch_size=batch_size)
         vp, vl, fp, fl, ep, el, soft = [], [], [], [], [], [], []
+        per_mesh: dict[str, float] = {}
         for s, r in zip(dataset, preds):
             if s.label is None:
                 raise GeodesicNetsError(f"sample {s.name} has no labels to evaluate against")
             vp.append(r["vertex_pred"])
             vl.append(s.label)
+            key = s.name if s.name not in per_mesh else f"{s.name}#{len(per_mesh)}"  # names may repeat
+            per_mesh[key] = accuracy(r["vertex_pred"], s.label)
             if s.face_label is not None and "face_pred" in r:
                 fp.append(r["face_pred"])
                 fl.append(s.face_label)
@@ -98,6 +102,7 @@ class SegmentationTask(Task):
             "per_class_accuracy": per_class_accuracy(vp, vl, self.num_classes),
             "confusion_matrix": confusion_matrix(vp, vl, self.num_classes).tolist(),
             "n_meshes": len(preds),
+            "per_mesh_vertex_accuracy": per_mesh,
         }
         if fp:
             result["face_accuracy"] = accuracy(torch.cat(fp), torch.cat(fl))
