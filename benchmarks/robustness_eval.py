@@ -3,7 +3,8 @@
 Usage (one thread)::
 
     OMP_NUM_THREADS=1 python benchmarks/robustness_eval.py --pretrained shrec11 --root ../shared/data/shrec11 \\
-        [--seed 0] [--scale 0.5 2.0] [--decimate 0.5] [--out benchmarks/results/experiments/robustness_shrec11.json]
+        [--seed 0] [--scale 0.5 2.0] [--decimate 0.5] [--task-option KEY=VALUE] \\
+        [--out benchmarks/results/experiments/robustness_shrec11.json]
     OMP_NUM_THREADS=1 python benchmarks/robustness_eval.py --run runs/exp/human_seg/seed_0 --root ...
 
 Every mesh file under ``--root`` (``*.obj``, ``*.off``, ``*.ply``) is written again, in the same
@@ -125,7 +126,7 @@ def perturbed_copy(root: Path, out: Path, *, seed: int, scale: tuple[float, floa
     return count
 
 
-def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict) -> dict:
+def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict, task_options: dict | None = None) -> dict:
     """Evaluate a FAUST vertex-labelling model on the decimated copies of its evaluation shapes.
 
     The FAUST loader accepts only full 6890-vertex registrations, so the copies are prepared as
@@ -139,6 +140,7 @@ def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict) -> 
     from geodesic_nets.tasks.runner import load_datasets, make_task
 
     cfg = run.experiment.replace(root=str(original_root))
+    cfg = cfg.replace(task_options={**cfg.task_options, **(task_options or {})})
     data = load_datasets(cfg, [cfg.eval_split], progress=False)[cfg.eval_split]
     files = [copy / Path(s.path).resolve().relative_to(Path(original_root).resolve()) for s in data]
     samples = []
@@ -148,11 +150,12 @@ def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict) -> 
     task = make_task(cfg, data)
     t0 = time.perf_counter()
     result = task.evaluate(run.model, samples, device=run.device, dtype=run.dtype)
-    return {"task": task.name, "split": cfg.eval_split, "dataset": cfg.dataset, "relabelled": len(samples),
-            "seconds": time.perf_counter() - t0, **result}
+    return {"task": task.name, "split": cfg.eval_split, "dataset": cfg.dataset, "task_options": cfg.task_options,
+            "relabelled": len(samples), "seconds": time.perf_counter() - t0, **result}
 
 
 def main(argv=None) -> int:
+    from geodesic_nets.cli.options import key_values
     from geodesic_nets.tasks.pretrained import load_pretrained
     from geodesic_nets.tasks.runner import evaluate_model, load_run
 
@@ -166,13 +169,16 @@ def main(argv=None) -> int:
     p.add_argument("--decimate", type=float, default=None, metavar="RATIO",
                    help="also evaluate on copies decimated to this fraction of their faces (quadric error, "
                         "geodesic_nets.geometry.decimation), alone and with the rotation and rescaling")
+    p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                   help="override a task option of the model (JSON value), e.g. decode=one_to_one; repeatable")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    options = key_values(args.task_option)
     run = load_pretrained(args.pretrained) if args.pretrained else load_run(args.run)
     name = args.pretrained or Path(args.run).parent.name
     results = {}
     t0 = time.perf_counter()
-    results["original"] = evaluate_model(run, root=str(args.root))
+    results["original"] = evaluate_model(run, root=str(args.root), task_options=options)
     conditions = {"rotated_rescaled": (tuple(args.scale), None)}
     if args.decimate is not None:
         conditions["decimated"] = (None, args.decimate)
@@ -182,16 +188,16 @@ def main(argv=None) -> int:
             copy, sources = Path(tmp) / args.root.name, {}
             n = perturbed_copy(args.root, copy, seed=args.seed, scale=scale, decimate_ratio=ratio, sources=sources)
             if ratio is not None and run.experiment.dataset == "faust":  # labels are template vertex numbers
-                results[label] = evaluate_relabelled(run, args.root, copy, sources)
+                results[label] = evaluate_relabelled(run, args.root, copy, sources, options)
             else:
-                results[label] = evaluate_model(run, root=str(copy))
+                results[label] = evaluate_model(run, root=str(copy), task_options=options)
     for k, v in results.items():
         shown = {m: v[m] for m in ("accuracy", "vertex_accuracy", "n", "n_meshes") if m in v}
         print(f"{k:28s} {shown}")
     import numpy
     import torch
 
-    record = {"command": " ".join([sys.executable, *sys.argv]), "model": name, "seed": args.seed,
+    record = {"command": " ".join([sys.executable, *sys.argv]), "model": name, "task_options": options, "seed": args.seed,
               "scale": list(args.scale), "decimate": args.decimate, "meshes_perturbed": n, "seconds": time.perf_counter() - t0,
               "results": results, "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
                                                "torch": torch.__version__}}

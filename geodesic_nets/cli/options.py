@@ -1,16 +1,32 @@
-"""Pieces shared by the drawing commands (:mod:`.show`, :mod:`.show_run`): option types, the
-``--out`` check, and showing or writing the result."""
+"""Pieces shared by the commands: option types (``KEY=VALUE`` lists, positive integers) and,
+for the drawing commands (:mod:`.show`, :mod:`.show_run`), the ``--out`` check and showing or
+writing the result."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from ..errors import ArgumentError
 
-__all__ = ["VIEWS", "positive_int", "check_out", "finish"]
+__all__ = ["VIEWS", "key_values", "positive_int", "check_out", "finish"]
 
 #: camera directions of ``--view``
 VIEWS = ("iso", "xy", "xz", "yz", "-xy", "-xz", "-yz")
+
+
+def key_values(items: list[str] | None) -> dict:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when they are)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ArgumentError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def positive_int(text: str) -> int:

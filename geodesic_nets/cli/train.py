@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ArgumentError
+from .options import key_values
 
 __all__ = ["register", "experiment_from_args"]
 
@@ -36,24 +37,10 @@ def experiment_from_args(args: argparse.Namespace):
     ops = dataclasses.asdict(cfg.operators)
     if args.k_eig is not None:
         ops["k_eig"] = args.k_eig
-    ds_opts = {**cfg.dataset_options, **_key_values(args.dataset_option)}
-    task_opts = {**cfg.task_options, **_key_values(args.task_option)}
+    ds_opts = {**cfg.dataset_options, **key_values(args.dataset_option)}
+    task_opts = {**cfg.task_options, **key_values(args.task_option)}
     return cfg.replace(**changes, model=ModelSpec.from_dict(model), train=cfg.train.replace(**train),
                        operators=OperatorSettings(**ops), dataset_options=ds_opts, task_options=task_opts)
-
-
-def _key_values(items: list[str] | None) -> dict:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when they are)."""
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ArgumentError(f"expected KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -90,7 +77,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..tasks.runner import evaluate_model, evaluate_run
 
     _model_source(args)
-    options = _key_values(args.task_option)
+    options = key_values(args.task_option)
     progress = not args.no_progress
     if args.pretrained is not None:
         if args.root is None:

@@ -7,6 +7,7 @@ module                 contents
 ``classification``     per-mesh labels: cross-entropy, accuracy, confusion matrix
 ``segmentation``       per-vertex labels; face and MeshCNN-edge accuracies
 ``vertex_labeling``    correspondence as template-vertex classification (FAUST)
+``one_to_one``         the most likely labelling that uses each class once (linear assignment)
 ``functional_maps``    deep functional maps (FAUST_r): the solve, point maps, ZoomOut, losses, task
 ``geodesic_error``     geodesic correspondence errors and error curves
 ``metrics``            accuracy, confusion matrix, IoU, mean +- std summaries
@@ -56,6 +57,7 @@ from .metrics import (
     summarize,
 )
 from .models import DescriptorModel, ModelSpec, SurfaceModel, build_model
+from .one_to_one import one_to_one_labels
 from .predict import predict_files
 from .pretrained import available_pretrained, export_pretrained, load_pretrained
 from .records import MetricsWriter, environment_record
@@ -113,5 +115,6 @@ __all__ = [
     "correspondence_geodesic_errors",
     "ErrorCurve",
     "error_curve",
+    "one_to_one_labels",
     *metrics.__all__,
 ]
