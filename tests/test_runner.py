@@ -17,7 +17,8 @@ from geodesic_nets.cli import main
 from geodesic_nets.io import save
 from geodesic_nets.primitives import bumpy_sphere, torus
 from geodesic_nets.tasks.experiment import ExperimentConfig
-from geodesic_nets.tasks.runner import load_run
+from geodesic_nets.surface import Surface
+from geodesic_nets.tasks.runner import load_datasets, load_run
 
 COMMON = ["--k-eig", "24", "--width", "8", "--depth", "1", "--no-progress", "--seed", "3"]
 
@@ -145,3 +146,38 @@ def test_torchrun_two_processes_trains_from_the_command_line(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["history"]) == 2 and "evaluation" in metrics
     assert json.loads((out / "config.json").read_text())["world_size"] == 2
+
+
+def test_vertex_labelling_run_decodes_one_to_one(tmp_path, capsys):
+    """``decode=one_to_one`` on a run of shapes sharing the template's vertices: every vertex gets its
+    own template vertex, so the point map between two shapes is a bijection; predict and evaluate
+    take the option from the command line."""
+    from geodesic_nets.tasks.one_to_one import one_to_one_labels
+
+    run_dir = tmp_path / "vl"
+    _train(run_dir, "--task", "vertex_labeling", "--dataset", "synthetic_correspondence", "--epochs", "1",
+           "--features", "hks", "--dataset-option", "n_shapes=4", "--dataset-option", "remesh=false")
+    run = load_run(run_dir)
+    shapes = load_datasets(run.experiment, ["train"], progress=False)["train"]
+    a, b = shapes[0], shapes[1]
+    one = run.with_task_options(decode="one_to_one")
+    assert run.experiment.task_options.get("decode", "argmax") == "argmax"  # the loaded run is left as it was
+    la, lb = one.template_labels(a), one.template_labels(b)
+    V = a.num_verts
+    assert torch.equal(torch.sort(la).values, torch.arange(V)) and torch.equal(torch.sort(lb).values, torch.arange(V))
+    assert torch.equal(la, one_to_one_labels(torch.log_softmax(run.outputs(a), dim=1)))
+    assert torch.equal(run.template_labels(a), run.outputs(a).argmax(1))
+    p2p = one.point_map(a, b)
+    inverse = torch.empty_like(la)
+    inverse[la] = torch.arange(V)
+    assert torch.equal(p2p, inverse[lb]) and len(torch.unique(p2p)) == V
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--task-option", "decode=one_to_one", "--no-progress"]) == 0
+    ev = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert ev["decode"] == "one_to_one" and 0.0 <= ev["argmax_accuracy"] <= 1.0
+    fa, fb = tmp_path / "a.ply", tmp_path / "b.ply"
+    save(Surface(a.operators.verts.double().numpy(), a.operators.faces.numpy()), fa)
+    save(Surface(b.operators.verts.double().numpy(), b.operators.faces.numpy()), fb)
+    assert main(["predict", str(run_dir), str(fa), str(fb), "--task-option", "decode=one_to_one", "--no-progress"]) == 0
+    written = np.loadtxt(run_dir / "predictions" / "b__to__a.map.txt", dtype=np.int64)
+    assert sorted(written.tolist()) == list(range(V))

@@ -149,6 +149,17 @@ def test_vertex_labeling_one_to_one_decode(shapes):
         VertexLabelingTask(V, decode="hungarian")
 
 
+def test_vertex_labeling_leaves_out_geodesic_errors_it_cannot_measure(shapes):
+    """A ``corr`` that gives the vertex of only some template indices (reference points): predicted
+    labels beyond it have no vertex to measure from, so the errors are left out, not guessed."""
+    ops = shapes[0]
+    V = ops.num_verts
+    sample = ShapeSample("s", ops, label=torch.arange(V), corr=torch.arange(50))
+    logits = torch.roll(torch.eye(V, dtype=torch.float64), 1, dims=1)  # labels up to V - 1
+    ev = VertexLabelingTask(V).evaluate(Fixed(lambda b: logits), [sample], device="cpu", dtype=torch.float64)
+    assert ev["accuracy"] == 0.0 and "error_curve" not in ev and "mean_geodesic_error" not in ev
+
+
 def _permuted(surface: Surface, perm: np.ndarray) -> Surface:
     inv = np.empty_like(perm)
     inv[perm] = np.arange(len(perm))

@@ -106,7 +106,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ArgumentError("--pretrained needs --out (the folder for the point maps)")
     source = load_pretrained(args.pretrained) if args.pretrained is not None else args.run_dir
     written = predict_files(source, args.files, out_dir=args.out, checkpoint=args.checkpoint,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, task_options=key_values(args.task_option))
     for path in written:
         print(path)
     return 0
@@ -167,5 +167,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--pretrained", metavar="NAME", help="a pretrained model instead of a run directory")
     pr.add_argument("--out", help="output directory (default RUN_DIR/predictions; required with --pretrained)")
     pr.add_argument("--checkpoint", choices=["last", "best"], default="last", help="which checkpoint of the run")
+    pr.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                    help="override a task option (JSON value), e.g. decode=one_to_one; repeatable")
     pr.add_argument("--no-progress", action="store_true", help="no progress bars")
     pr.set_defaults(func=_cmd_predict)

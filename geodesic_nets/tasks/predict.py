@@ -30,9 +30,12 @@ def _write_ints(path: Path, values) -> Path:
 
 
 def predict_files(run_dir: "str | Path | Run", files: Sequence[str | Path], *, out_dir: str | Path | None = None,
-                  checkpoint: str = "last", progress: bool = False) -> list[Path]:
+                  checkpoint: str = "last", progress: bool = False,
+                  task_options: dict | None = None) -> list[Path]:
     """Run the model of ``run_dir`` (a run directory or a loaded :class:`Run`, e.g. a pretrained
-    model) on ``files``; returns the paths written (default folder: RUN_DIR/predictions)."""
+    model) on ``files``; returns the paths written (default folder: RUN_DIR/predictions).
+    ``task_options`` override the run's (e.g. ``{"decode": "one_to_one"}`` for a vertex-labelling
+    model's point maps)."""
     from tqdm.auto import tqdm
 
     from ..io._files import atomic_write_bytes
@@ -43,6 +46,8 @@ def predict_files(run_dir: "str | Path | Run", files: Sequence[str | Path], *, o
             raise GeodesicNetsError("give an output directory for the predictions of a pretrained model")
     else:
         run = load_run(run_dir, checkpoint=checkpoint)
+    if task_options:
+        run = run.with_task_options(**task_options)
     out = Path(out_dir) if out_dir else Path(run_dir) / "predictions"
     out.mkdir(parents=True, exist_ok=True)
     samples = run.samples(files)

@@ -7,9 +7,9 @@ per-vertex features, a point map between two shapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -17,6 +17,7 @@ from ..errors import GeodesicNetsError
 from .experiment import ExperimentConfig
 from .functional_maps import FunctionalMapTask
 from .models import ModelSpec, SurfaceModel
+from .one_to_one import one_to_one_labels
 from .vertex_labeling import VertexLabelingTask
 
 __all__ = ["Run", "run_device"]
@@ -43,6 +44,10 @@ class Run:
     dtype: torch.dtype
     class_names: list[str] | None = None
 
+    def with_task_options(self, **options: Any) -> "Run":
+        """The same model with these task options overriding the run's (e.g. ``decode="one_to_one"``)."""
+        return replace(self, experiment=self.experiment.replace(task_options={**self.experiment.task_options, **options}))
+
     def samples(self, files: Sequence[str | Path]) -> list:
         """Shape samples of ``files`` prepared like the training data (normalized, same operators)."""
         from ..data import ShapeSample, prepare_samples
@@ -68,6 +73,19 @@ class Run:
         self.model.eval()
         return self.model.vertex_features(batch).double().cpu()
 
+    def template_labels(self, sample) -> torch.Tensor:
+        """A vertex-labelling model's template vertex for every vertex of one sample, (V,) int64.
+
+        Each vertex's argmax, or with the task option ``decode="one_to_one"`` the most likely
+        labelling that gives no template vertex to two vertices (:func:`~.one_to_one.one_to_one_labels`).
+        """
+        if self.task_name != VertexLabelingTask.name:
+            raise GeodesicNetsError(f"a {self.task_name} model does not label template vertices")
+        logits = self.outputs(sample)
+        if self.experiment.task_options.get("decode", "argmax") == "one_to_one":
+            return one_to_one_labels(torch.log_softmax(logits, dim=1))
+        return logits.argmax(1)
+
     def point_map(self, source, target) -> torch.Tensor:
         """For every vertex of ``target``, a vertex of ``source`` (V_target,) int64."""
         if self.task_name == "functional_maps":
@@ -76,7 +94,7 @@ class Run:
             return maps[(0, 1)]
         if self.task_name == VertexLabelingTask.name:  # "correspondence": labels are template vertices
             # both shapes labelled with template vertices: match target vertices to source vertices of the same label
-            ls, lt = self.outputs(source).argmax(1), self.outputs(target).argmax(1)
+            ls, lt = self.template_labels(source), self.template_labels(target)
             first = torch.full((int(max(ls.max(), lt.max())) + 1,), -1, dtype=torch.int64)
             first[ls.flip(0)] = torch.arange(len(ls) - 1, -1, -1)
             out = first[lt]

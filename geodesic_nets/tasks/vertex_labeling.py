@@ -43,7 +43,9 @@ class VertexLabelingTask(Task):
         Number of template vertices.
     geodesic_errors : bool
         Also compute the geodesic error curve in :meth:`evaluate` (one multi-source geodesic
-        solve per evaluated shape; turn off for quick monitoring during training).
+        solve per evaluated shape; turn off for quick monitoring during training). Only where
+        every evaluated shape is a mesh whose ``corr`` gives the vertex of every template index
+        (FAUST: ``corr = arange(6890)``); otherwise the errors are left out of the result.
     radii : sequence of float
         Normalized geodesic radii of the error curve.
     decode : {"argmax", "one_to_one"}
@@ -130,6 +132,9 @@ class VertexLabelingTask(Task):
         preds = self._predictions(model, dataset, device=device, dtype=dtype, batch_size=batch_size)
         hits = argmax_hits = total = 0
         errors = []
+        # a geodesic error needs the vertex of every template index on every shape (``corr`` (K,))
+        measurable = self.geodesic_errors and all(
+            s.corr is not None and len(s.corr) >= self.num_classes and s.operators.faces is not None for s in dataset)
         for s, (argmax_pred, pred) in zip(dataset, preds):
             if s.label is None:
                 raise GeodesicNetsError(f"sample {s.name} has no template labels")
@@ -137,7 +142,7 @@ class VertexLabelingTask(Task):
             hits += int(((pred == s.label) & known).sum())
             argmax_hits += int(((argmax_pred == s.label) & known).sum())
             total += int(known.sum())
-            if self.geodesic_errors and s.corr is not None and s.operators.faces is not None:
+            if measurable:
                 v = torch.nonzero(known).squeeze(1)
                 pred_vertex = s.corr[pred[v]]
                 errors.append(correspondence_geodesic_errors(
