@@ -104,12 +104,16 @@ def test_segmentation_scores_edges_as_meshcnn_does(shapes):
         assert ev["per_mesh_vertex_accuracy"][s.name] == pytest.approx(own, rel=1e-12)
 
 
-def test_vertex_labeling_ignores_unknown_and_measures_geodesic_error(shapes):
-    ops = shapes[0]
+def _template_sample(ops, n_unknown: int) -> tuple[int, torch.Tensor, ShapeSample]:
+    """A shape labelled with its own vertex numbers (FAUST-like), the first ``n_unknown`` unknown."""
     V = ops.num_verts
     label = torch.arange(V)
-    label[:10] = -1
-    sample = ShapeSample("s", ops, label=label, corr=torch.arange(V))
+    label[:n_unknown] = -1
+    return V, label, ShapeSample("s", ops, label=label, corr=torch.arange(V))
+
+
+def test_vertex_labeling_ignores_unknown_and_measures_geodesic_error(shapes):
+    V, label, sample = _template_sample(shapes[0], 10)
     task = VertexLabelingTask(V)
     logits = torch.full((V, V), -10.0, dtype=torch.float64)
     logits[torch.arange(V), torch.arange(V)] = 10.0
@@ -128,11 +132,7 @@ def test_vertex_labeling_ignores_unknown_and_measures_geodesic_error(shapes):
 
 def test_vertex_labeling_one_to_one_decode(shapes):
     """Evaluated with ``decode="one_to_one"``: accuracy of the injective labelling, the argmax's beside it."""
-    ops = shapes[0]
-    V = ops.num_verts
-    label = torch.arange(V)
-    label[:5] = -1
-    sample = ShapeSample("s", ops, label=label, corr=torch.arange(V))
+    V, _, sample = _template_sample(shapes[0], 5)
     logits = torch.eye(V, dtype=torch.float64) * 10
     logits[10:20, 30:40] = 10.5 * torch.eye(10, dtype=torch.float64)  # vertex 10 + i prefers 30 + i to its own label
     model = Fixed(lambda b: logits)
