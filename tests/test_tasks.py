@@ -234,3 +234,14 @@ def test_class_tasks_refuse_bad_options(task_class):
         with pytest.raises(ArgumentError, match=r"label_smoothing must be in \[0, 1\)"):
             task_class(3, label_smoothing=bad)
     assert task_class(3, label_smoothing=0.2).label_smoothing == 0.2
+
+
+@pytest.mark.parametrize("cls, args, good", [(ClassificationTask, (3,), {"label_smoothing": 0.1}),
+                                             (SegmentationTask, (3,), {"label_smoothing": 0.1}),
+                                             (VertexLabelingTask, (9,), {"decode": "one_to_one"}),
+                                             (FunctionalMapTask, (), {"k": 12})])
+def test_task_options_from_users_are_checked_by_name(cls, args, good):
+    task = cls.from_options(*args, **good)
+    assert all(getattr(task, k) == v for k, v in good.items() if hasattr(task, k))
+    with pytest.raises(ArgumentError, match="no option 'decodee'"):
+        cls.from_options(*args, decodee="one_to_one", **good)

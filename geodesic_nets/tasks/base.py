@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -38,6 +39,19 @@ class Task(ABC):
     name: str = ""
     primary_metric: str = ""
     higher_is_better: bool = True
+
+    @classmethod
+    def from_options(cls, *args: Any, **options: Any) -> "Task":
+        """``cls(*args, **options)``, refusing an option the task does not take (``ArgumentError``
+        naming it and the accepted ones) instead of Python's ``TypeError``: task options come from
+        users (``--task-option``, TOML files, a run's recorded options)."""
+        params = inspect.signature(cls.__init__).parameters
+        accepted = sorted(n for n, p in params.items() if p.kind is p.KEYWORD_ONLY)
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ArgumentError(f"the {cls.name} task has no option {', '.join(map(repr, unknown))}; "
+                                f"its options: {', '.join(accepted) or 'none'}")
+        return cls(*args, **options)
 
     @abstractmethod
     def loss(self, model: nn.Module, sb: SampleBatch) -> tuple[torch.Tensor, dict[str, float]]:

@@ -89,7 +89,7 @@ class Run:
     def point_map(self, source, target) -> torch.Tensor:
         """For every vertex of ``target``, a vertex of ``source`` (V_target,) int64."""
         if self.task_name == "functional_maps":
-            task = FunctionalMapTask(**self.experiment.task_options)
+            task = FunctionalMapTask.from_options(**self.experiment.task_options)
             maps = task.maps(self.model, [source, target], [(0, 1)], device=self.device, dtype=self.dtype)
             return maps[(0, 1)]
         if self.task_name == VertexLabelingTask.name:  # "correspondence": labels are template vertices

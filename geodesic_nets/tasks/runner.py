@@ -49,12 +49,12 @@ def make_task(cfg: ExperimentConfig, dataset: Any) -> Task:
     name = resolve_task(cfg, dataset)
     opts = dict(cfg.task_options)
     if name == "classification":
-        return ClassificationTask(dataset.num_classes, **opts)
+        return ClassificationTask.from_options(dataset.num_classes, **opts)
     if name == "segmentation":
-        return SegmentationTask(dataset.num_classes, **opts)
+        return SegmentationTask.from_options(dataset.num_classes, **opts)
     if name == "vertex_labeling":
-        return VertexLabelingTask(dataset.num_classes, **opts)
-    return FunctionalMapTask(**opts)
+        return VertexLabelingTask.from_options(dataset.num_classes, **opts)
+    return FunctionalMapTask.from_options(**opts)
 
 
 def model_spec(cfg: ExperimentConfig, dataset: Any) -> ModelSpec:
@@ -216,7 +216,7 @@ def evaluate_model(run: Run, *, split: str | None = None, dataset: str | None = 
     split = split or cfg.eval_split
     data = load_datasets(cfg, [split], progress=progress)[split]
     if run.task_name == "functional_maps":
-        task = FunctionalMapTask(**{"progress": progress, **cfg.task_options})
+        task = FunctionalMapTask.from_options(**{"progress": progress, **cfg.task_options})
     else:
         task = make_task(cfg, data)
     t0 = time.perf_counter()
