@@ -126,7 +126,7 @@ def perturbed_copy(root: Path, out: Path, *, seed: int, scale: tuple[float, floa
     return count
 
 
-def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict, task_options: dict | None = None) -> dict:
+def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict) -> dict:
     """Evaluate a FAUST vertex-labelling model on the decimated copies of its evaluation shapes.
 
     The FAUST loader accepts only full 6890-vertex registrations, so the copies are prepared as
@@ -140,7 +140,6 @@ def evaluate_relabelled(run, original_root: Path, copy: Path, sources: dict, tas
     from geodesic_nets.tasks.runner import load_datasets, make_task
 
     cfg = run.experiment.replace(root=str(original_root))
-    cfg = cfg.replace(task_options={**cfg.task_options, **(task_options or {})})
     data = load_datasets(cfg, [cfg.eval_split], progress=False)[cfg.eval_split]
     files = [copy / Path(s.path).resolve().relative_to(Path(original_root).resolve()) for s in data]
     samples = []
@@ -175,10 +174,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     options = key_values(args.task_option)
     run = load_pretrained(args.pretrained) if args.pretrained else load_run(args.run)
+    run = run.with_task_options(**options)  # every evaluation below reads the run's task options
     name = args.pretrained or Path(args.run).parent.name
     results = {}
     t0 = time.perf_counter()
-    results["original"] = evaluate_model(run, root=str(args.root), task_options=options)
+    results["original"] = evaluate_model(run, root=str(args.root))
     conditions = {"rotated_rescaled": (tuple(args.scale), None)}
     if args.decimate is not None:
         conditions["decimated"] = (None, args.decimate)
@@ -188,9 +188,9 @@ def main(argv=None) -> int:
             copy, sources = Path(tmp) / args.root.name, {}
             n = perturbed_copy(args.root, copy, seed=args.seed, scale=scale, decimate_ratio=ratio, sources=sources)
             if ratio is not None and run.experiment.dataset == "faust":  # labels are template vertex numbers
-                results[label] = evaluate_relabelled(run, args.root, copy, sources, options)
+                results[label] = evaluate_relabelled(run, args.root, copy, sources)
             else:
-                results[label] = evaluate_model(run, root=str(copy), task_options=options)
+                results[label] = evaluate_model(run, root=str(copy))
     for k, v in results.items():
         shown = {m: v[m] for m in ("accuracy", "vertex_accuracy", "n", "n_meshes") if m in v}
         print(f"{k:28s} {shown}")
